@@ -1,0 +1,223 @@
+"""Settings: one object, read from ORCA_* environment variables and an optional `.env` file.
+
+Every field here is documented in the README's settings table; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "ORCA_"
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid. The message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    env: Environment = Field(
+        Environment.development,
+        description="`development` or `production`. Production refuses weak or missing secrets.",
+    )
+    home: Path = Field(
+        Path(".orca"),
+        description="Data directory of `orca up`: embedded PostgreSQL and Redis data, generated "
+        "secrets, logs.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL (`postgresql+asyncpg://user:pass@host:5432/db`). Unset: "
+        "`orca up` starts an embedded PostgreSQL under ORCA_HOME.",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis URL (`redis://:pass@host:6379/0`). Unset: `orca up` starts an embedded "
+        "Redis under ORCA_HOME.",
+    )
+    api_host: str = Field("127.0.0.1", description="Address the API binds to.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Number of worker processes `orca up` starts."
+    )
+    worker_max_jobs: int = Field(
+        32, ge=1, le=1000, description="Executions one worker process runs at once."
+    )
+    worker_heartbeat_seconds: float = Field(
+        5.0, gt=0, le=300, description="How often a worker records its heartbeat."
+    )
+    worker_heartbeat_ttl_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A worker whose last heartbeat is older than this counts as gone "
+        "(`/readyz` needs one live worker).",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs access tokens (at least 32 bytes). `orca up` generates one "
+        "into ORCA_HOME; `orca api` refuses to start without it.",
+    )
+    jwt_algorithm: str = Field(
+        "HS256", description="The one JWT algorithm accepted: HS256, HS384 or HS512."
+    )
+    access_token_ttl_seconds: int = Field(
+        900, ge=30, le=86400, description="Lifetime of an access token."
+    )
+    refresh_token_ttl_seconds: int = Field(
+        7 * 86400, ge=300, le=90 * 86400, description="Lifetime of a refresh token."
+    )
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Fernet keys for credential secrets; the first encrypts, "
+        "all decrypt. `orca up` generates one into ORCA_HOME; `orca api` and `orca worker` "
+        "refuse to start without it.",
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(
+        LogFormat.json, description="`json` (one object per line) or `console`."
+    )
+    db_pool_size: int = Field(
+        10, ge=1, le=200, description="Connections each process keeps to PostgreSQL."
+    )
+    db_max_overflow: int = Field(
+        10, ge=0, le=200, description="Extra connections allowed above the pool size."
+    )
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="Give up connecting to PostgreSQL after this long."
+    )
+    readiness_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Each `/readyz` check fails after this long."
+    )
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _check_fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(value, start=1):
+            try:
+                raw = base64.urlsafe_b64decode(key.get_secret_value().encode())
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    f"key {index} is not a Fernet key (32 url-safe base64-encoded bytes; "
+                    "make one with `orca generate-key`)"
+                )
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes long")
+        return value
+
+    @field_validator("jwt_algorithm")
+    @classmethod
+    def _check_algorithm(cls, value: str) -> str:
+        if value not in {"HS256", "HS384", "HS512"}:
+            raise ValueError("must be one of HS256, HS384, HS512")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value()
+        if url.startswith(("postgresql://", "postgres://")):
+            # Accept the form every PostgreSQL tool prints; we always drive it through asyncpg.
+            url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+        if not url.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a postgresql:// or postgresql+asyncpg:// URL")
+        return SecretStr(url)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_heartbeat(self) -> Settings:
+        if self.worker_heartbeat_ttl_seconds <= self.worker_heartbeat_seconds:
+            raise ValueError(
+                "ORCA_WORKER_HEARTBEAT_TTL_SECONDS must be greater than "
+                "ORCA_WORKER_HEARTBEAT_SECONDS"
+            )
+        return self
+
+    # -- what each process needs before it may start --------------------------------------
+
+    def require(self, *names: str) -> None:
+        """Raise SettingsError naming the first required setting that is unset."""
+        for name in names:
+            value = getattr(self, name)
+            if value is None or value == []:
+                raise SettingsError(
+                    f"{ENV_PREFIX}{name.upper()} is not set: `orca up` generates it for "
+                    "development; production must provide it"
+                )
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    if location:
+        return f"{ENV_PREFIX}{location[0].upper()} is invalid: {message}"
+    return message
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; turn validation failures into one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

@@ -1,0 +1,180 @@
+"""One error tree for the whole application, and the one renderer for every error response.
+
+Services raise these; they never raise HTTPException. Every 4xx/5xx leaves the API as
+`{"error": {"code": ..., "message": ..., "details": ...}}`, and no stack trace reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("orca.errors")
+
+
+class OrcaError(Exception):
+    status_code = 400
+    code = "bad_request"
+    default_message = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        self.headers = headers
+        super().__init__(self.message)
+
+
+class BadRequest(OrcaError):
+    pass
+
+
+class Unauthorized(OrcaError):
+    status_code = 401
+    code = "unauthorized"
+    default_message = "Authentication is required."
+
+
+class Forbidden(OrcaError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "You do not have permission to do this."
+
+
+class NotFound(OrcaError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(OrcaError):
+    status_code = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class PayloadTooLarge(OrcaError):
+    status_code = 413
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class RateLimited(OrcaError):
+    status_code = 429
+    code = "rate_limited"
+    default_message = "Too many requests; retry later."
+
+
+class Unavailable(OrcaError):
+    status_code = 503
+    code = "unavailable"
+    default_message = "A service Orca depends on is unavailable; retry shortly."
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "targets", 0, "id") -> "targets[0].id"; the source ("body", "query") is kept apart.
+    parts = list(location[1:]) if location and location[0] in {"body", "query", "path", "header",
+                                                               "cookie"} else list(location)
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
+def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        details.append(
+            {
+                "field": _field_name(loc),
+                "in": loc[0] if loc else "body",
+                "message": str(err.get("msg", "invalid value")).removeprefix("Value error, "),
+                "type": err.get("type"),
+            }
+        )
+    return details
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """True when the exception means PostgreSQL or Redis could not be reached."""
+    import asyncpg
+    import redis.exceptions
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, (OSError, TimeoutError, redis.exceptions.ConnectionError,
+                        redis.exceptions.TimeoutError, asyncpg.CannotConnectNowError,
+                        asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
+                        OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and _is_unavailable(cause)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OrcaError)
+    async def _orca(_: Request, exc: OrcaError) -> JSONResponse:
+        return _response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = validation_details(exc)
+        first = details[0] if details else {"field": "body", "message": "invalid"}
+        message = f"Invalid {first['field']}: {first['message']}"
+        return _response(422, "validation_error", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error" if exc.status_code >= 500 else "bad_request")
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such endpoint."
+        return _response(exc.status_code, code, message, None, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None)
+        if _is_unavailable(exc):
+            log.warning("dependency unavailable: %s", type(exc).__name__)
+            return _response(503, Unavailable.code, Unavailable.default_message,
+                             {"request_id": request_id}, {"Retry-After": "5"})
+        log.error("unhandled error", exc_info=exc)
+        return _response(500, "internal_error",
+                         "Internal error; the request id identifies it in the server log.",
+                         {"request_id": request_id})

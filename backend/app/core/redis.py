@@ -1,0 +1,22 @@
+"""Redis connections: the arq queue, pub/sub and counters all go through here."""
+
+from __future__ import annotations
+
+from arq.connections import RedisSettings
+from redis.asyncio import Redis
+
+
+def create_redis(url: str, *, timeout: float = 5.0) -> Redis:
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        health_check_interval=30,
+        decode_responses=False,
+    )
+
+
+def arq_redis_settings(url: str, *, timeout: float = 5.0) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = max(1, int(timeout))
+    return settings

@@ -1,0 +1,28 @@
+"""ORM models. Importing this package registers every table on `Base.metadata` (Alembic needs it)."""
+
+from app.models.audit import AuditEvent
+from app.models.base import Base
+from app.models.credentials import Credential
+from app.models.jobs import Execution, Job, OutputChunk
+from app.models.systems import System, SystemGroup, SystemGroupMember
+from app.models.teams import Grant, Team, TeamMember
+from app.models.users import RefreshToken, User
+from app.models.workers import WorkerHeartbeat
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Credential",
+    "Execution",
+    "Grant",
+    "Job",
+    "OutputChunk",
+    "RefreshToken",
+    "System",
+    "SystemGroup",
+    "SystemGroupMember",
+    "Team",
+    "TeamMember",
+    "User",
+    "WorkerHeartbeat",
+]

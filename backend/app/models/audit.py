@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, LargeBinary, String, text
+from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, str_enum
+from app.models.enums import AuditOutcome
+
+
+class AuditEvent(Base):
+    """One security event or state change.
+
+    Append-only and hash-chained: triggers installed by the migration refuse UPDATE, DELETE and
+    TRUNCATE, number every row gaplessly (`seq`) and set `row_hash = sha256(prev_hash ||
+    canonical row)`, so any edit, removal or reordering breaks the chain.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_occurred_at", text("occurred_at DESC")),
+        Index("ix_audit_log_actor_id_occurred_at", "actor_id", text("occurred_at DESC")),
+        Index("ix_audit_log_action_occurred_at", "action", text("occurred_at DESC")),
+        Index("ix_audit_log_target", "target_type", "target_id"),
+    )
+
+    # Assigned by the chain trigger, not by a sequence, so chain order and numbering agree.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    actor_id: Mapped[uuid.UUID | None]
+    actor_username: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(INET)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[AuditOutcome] = mapped_column(str_enum(AuditOutcome, "audit_outcome"))
+    target_type: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,85 @@
+"""Enumerations stored in the database (as VARCHAR with a CHECK constraint, easy to extend)."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    operator = "operator"
+    viewer = "viewer"
+    auditor = "auditor"
+
+
+class GrantLevel(StrEnum):
+    view = "view"
+    execute = "execute"
+    manage = "manage"
+
+
+class CredentialKind(StrEnum):
+    ssh_password = "ssh-password"
+    ssh_key = "ssh-key"
+    winrm_password = "winrm-password"
+    winrm_certificate = "winrm-certificate"
+
+
+class SystemKind(StrEnum):
+    linux = "linux"
+    windows = "windows"
+
+
+class HealthStatus(StrEnum):
+    unknown = "unknown"
+    healthy = "healthy"
+    unreachable = "unreachable"
+    auth_failed = "auth_failed"
+    host_key_mismatch = "host_key_mismatch"
+    error = "error"
+
+
+class Shell(StrEnum):
+    sh = "sh"
+    bash = "bash"
+    cmd = "cmd"
+    powershell = "powershell"
+
+
+class JobStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class ExecutionStatus(StrEnum):
+    pending = "pending"
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    timed_out = "timed_out"
+    error = "error"
+    cancelled = "cancelled"
+
+
+TERMINAL_EXECUTION_STATES = frozenset(
+    {
+        ExecutionStatus.succeeded,
+        ExecutionStatus.failed,
+        ExecutionStatus.timed_out,
+        ExecutionStatus.error,
+        ExecutionStatus.cancelled,
+    }
+)
+
+
+class OutputStream(StrEnum):
+    stdout = "stdout"
+    stderr = "stderr"
+
+
+class AuditOutcome(StrEnum):
+    success = "success"
+    failure = "failure"
+    denied = "denied"
