@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -66,7 +67,7 @@ def free_port(preferred: int | None = None) -> int:
     raise EmbeddedError("no free TCP port on 127.0.0.1")
 
 
-def _die_with_parent(sig: int) -> Callable[[], None]:
+def die_with_parent(sig: int) -> Callable[[], None]:
     """preexec_fn: ask the kernel to send `sig` to the child when its parent dies."""
 
     def set_pdeathsig() -> None:
@@ -74,6 +75,14 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
         libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
     return set_pdeathsig
+
+
+def _as_user(user: str | None) -> dict[str, object]:
+    """subprocess arguments that drop to `user`, its group included (not root's group)."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def _spawn(
@@ -92,9 +101,9 @@ def _spawn(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            user=user,
             env=env,
-            preexec_fn=_die_with_parent(death_signal) if death_signal else None,  # noqa: PLW1509
+            **_as_user(user),  # type: ignore[arg-type]
+            preexec_fn=die_with_parent(death_signal) if death_signal else None,
         )
 
 
@@ -290,16 +299,18 @@ class EmbeddedPostgres:
                 "--locale=C",
             ],
             capture_output=True,
-            user=self.system_user,
             check=False,
+            **_as_user(self.system_user),  # type: ignore[arg-type]
         )
 
     def _ensure_database(self, name: str) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise EmbeddedError(f"invalid database name {name!r}")
         env = {**os.environ, "PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"}
         base = [str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
                 "-U", self.user, "-d", "postgres", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
         exists = subprocess.run(
-            [*base, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+            [*base, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],  # noqa: S608
             capture_output=True, env=env, check=False,
         )
         if exists.returncode != 0:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, LargeBinary, String, text
+from sqlalchemy import BigInteger, FetchedValue, Index, LargeBinary, String, text
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,7 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_log"
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         Index("ix_audit_log_occurred_at", text("occurred_at DESC")),
         Index("ix_audit_log_actor_id_occurred_at", "actor_id", text("occurred_at DESC")),
@@ -29,7 +30,9 @@ class AuditEvent(Base):
     )
 
     # Assigned by the chain trigger, not by a sequence, so chain order and numbering agree.
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, server_default=FetchedValue()
+    )
     id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     actor_id: Mapped[uuid.UUID | None]
@@ -43,5 +46,5 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
-    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
-    row_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary, server_default=FetchedValue())
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary, server_default=FetchedValue())

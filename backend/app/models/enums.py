@@ -17,9 +17,9 @@ class GrantLevel(StrEnum):
 
 
 class CredentialKind(StrEnum):
-    ssh_password = "ssh-password"
+    ssh_password = "ssh-password"  # noqa: S105 (a kind, not a secret)
     ssh_key = "ssh-key"
-    winrm_password = "winrm-password"
+    winrm_password = "winrm-password"  # noqa: S105
     winrm_certificate = "winrm-certificate"
 
 

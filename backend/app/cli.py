@@ -1,0 +1,215 @@
+"""The `orca` command."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+
+from app import __version__
+from app.core.config import Settings, SettingsError, load_settings
+from app.core.logging import configure_logging
+
+cli = typer.Typer(
+    name="orca",
+    help="Orca: run commands and scripts across Linux and Windows fleets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(process: str) -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+    configure_logging(settings.log_level, settings.log_format.value, process)
+    return settings
+
+
+def _require(settings: Settings, *names: str) -> None:
+    try:
+        settings.require(*names)
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+@cli.command()
+def up() -> None:
+    """Start everything on this machine: PostgreSQL, Redis, migrations, the API and workers.
+
+    With ORCA_DATABASE_URL / ORCA_REDIS_URL unset, PostgreSQL and Redis are embedded, with their
+    data under ORCA_HOME. Ctrl-C stops everything; running it again keeps the data.
+    """
+    from app.core.embedded import EmbeddedError
+    from app.core.home import HomeLocked
+    from app.stack import Stack, StackError
+
+    settings = _settings("up")
+    stack = Stack(settings, out=lambda line: typer.echo(line, err=True))
+    stack.install_signal_handlers()
+    code = 0
+    try:
+        password = stack.start()
+        stack.wait_ready()
+        if stack.stop_requested is None:
+            _banner(settings, password, stack.home.path)
+            stack.run_until_stopped()
+    except (StackError, EmbeddedError, HomeLocked) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = 1
+    finally:
+        typer.echo("Stopping Orca ...", err=True)
+        stack.stop()
+        typer.echo("Stopped.", err=True)
+    raise typer.Exit(code)
+
+
+def _banner(settings: Settings, password: str | None, home: object) -> None:
+    host = "127.0.0.1" if settings.api_host in {"0.0.0.0", "::"} else settings.api_host  # noqa: S104
+    base = f"http://{host}:{settings.api_port}"
+    lines = [
+        "",
+        f"Orca {__version__} is ready.",
+        f"  API          {base}",
+        f"  API docs     {base}/docs",
+        f"  Readiness    {base}/readyz",
+        f"  Data         {home}",
+    ]
+    if password:
+        lines += [
+            "",
+            "  First admin account (the password is shown only this once):",
+            "    username: admin",
+            f"    password: {password}",
+        ]
+    lines += ["", "Press Ctrl-C to stop.", ""]
+    # stdout, unbuffered: this is the one thing `orca up` says that a user must see.
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+@cli.command()
+def api() -> None:
+    """Serve the API (production: needs every ORCA_* connection setting and secret)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings("api")
+    _require(settings, "database_url", "redis_url", "jwt_secret", "encryption_keys")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker that executes jobs from the queue (needs the same settings as the API)."""
+    from app.worker.settings import build_worker
+
+    settings = _settings("worker")
+    _require(settings, "database_url", "redis_url", "jwt_secret", "encryption_keys")
+    build_worker(settings).run()
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations up to a revision (default: the newest)."""
+    from app.core import migrations
+
+    settings = _settings("migrate")
+    url = _database_url(settings)
+    migrations.upgrade(url, revision)
+    typer.echo(f"database migrated to {revision}", err=True)
+
+
+@cli.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Argument(help="Login name of the new admin.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an admin account. Without --password-stdin a password is generated and printed."""
+    from app.core.db import create_engine, create_sessionmaker
+    from app.core.errors import Conflict
+    from app.services import users as users_service
+
+    settings = _settings("cli")
+    url = _database_url(settings)
+    given = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password_stdin and not given:
+        _fail("no password on standard input")
+
+    async def create() -> str:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                _, password = await users_service.create_admin(session, username, given)
+                await session.commit()
+                return password
+        finally:
+            await engine.dispose()
+
+    try:
+        password = asyncio.run(create())
+    except Conflict as exc:
+        _fail(exc.message)
+    typer.echo(f"admin {username!r} created")
+    if given is None:
+        typer.echo(f"password: {password}  (shown only this once)")
+
+
+@cli.command("generate-key")
+def generate_key() -> None:
+    """Print a new Fernet key for ORCA_ENCRYPTION_KEYS."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
+
+
+@cli.command()
+def version() -> None:
+    """Print Orca's version."""
+    typer.echo(__version__)
+
+
+def _database_url(settings: Settings) -> str:
+    """ORCA_DATABASE_URL, or the embedded database of a running `orca up` on ORCA_HOME."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from app.core.home import Home
+
+    home = Home(settings.home)
+    port = home.read_state().get("postgres_port")
+    if home.secrets_file.exists() and port and (home.postgres_dir / "postmaster.pid").exists():
+        stored, _ = home.load_or_create_secrets()
+        return f"postgresql+asyncpg://orca:{stored.postgres_password}@127.0.0.1:{port}/orca"
+    _fail("ORCA_DATABASE_URL is not set, and no `orca up` is running on "
+          f"{home.path} to borrow the embedded database from")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

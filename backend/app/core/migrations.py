@@ -1,0 +1,33 @@
+"""Run Alembic migrations from code (`orca migrate`, `orca up`, the tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+
+def _find_alembic_ini() -> Path:
+    here = Path(__file__).resolve()
+    for candidate in (Path.cwd() / "alembic.ini", here.parents[3] / "alembic.ini"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        "alembic.ini not found: run Orca from its source directory (the one with alembic/)"
+    )
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(_find_alembic_ini()))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)

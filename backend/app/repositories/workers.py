@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import WorkerHeartbeat
+
+
+async def beat(
+    session: AsyncSession,
+    *,
+    worker_id: str,
+    hostname: str,
+    pid: int,
+    version: str,
+    max_jobs: int,
+    running_jobs: int,
+) -> None:
+    stmt = insert(WorkerHeartbeat).values(
+        worker_id=worker_id,
+        hostname=hostname,
+        pid=pid,
+        version=version,
+        max_jobs=max_jobs,
+        running_jobs=running_jobs,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[WorkerHeartbeat.worker_id],
+        set_={"running_jobs": running_jobs, "last_seen_at": func.now()},
+    )
+    await session.execute(stmt)
+
+
+async def remove(session: AsyncSession, worker_id: str) -> None:
+    await session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
+
+
+async def live(session: AsyncSession, ttl_seconds: float) -> list[WorkerHeartbeat]:
+    cutoff = func.now() - timedelta(seconds=ttl_seconds)
+    result = await session.execute(
+        select(WorkerHeartbeat)
+        .where(WorkerHeartbeat.last_seen_at > cutoff)
+        .order_by(WorkerHeartbeat.started_at)
+    )
+    return list(result.scalars())
+
+
+async def prune(session: AsyncSession, older_than: datetime) -> int:
+    result = await session.execute(
+        delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < older_than)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,211 @@
+"""`orca up`: the whole stack on one machine, supervised by one process.
+
+Start order: data directory and secrets → PostgreSQL → Redis → migrations → first admin → API
+and workers. Stop order (Ctrl-C, SIGTERM, or any child dying): API → workers → Redis →
+PostgreSQL, each given time to finish cleanly before it is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from app.core import migrations
+from app.core.config import Settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
+from app.core.home import Home
+from app.services import users as users_service
+
+
+class StackError(RuntimeError):
+    """`orca up` cannot go on; the message tells the user why and what to do."""
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    stop_timeout: float
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    out: Callable[[str], None] = print
+    home: Home = field(init=False)
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+    children: list[Child] = field(default_factory=list)
+    database_url: str = ""
+    redis_url: str = ""
+    stop_requested: int | None = None
+
+    def __post_init__(self) -> None:
+        self.home = Home(self.settings.home)
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self) -> str | None:
+        """Bring everything up; returns the first admin's password when one was created."""
+        self.home.create()
+        self.home.lock()
+        stored, _ = self.home.load_or_create_secrets()
+        _check_port_free(self.settings.api_host, self.settings.api_port)
+        state = self.home.read_state()
+
+        if self.settings.database_url is None:
+            self.out(f"Starting PostgreSQL (data in {self.home.postgres_dir}) ...")
+            self.postgres = EmbeddedPostgres(
+                self.home.postgres_dir,
+                password=stored.postgres_password,
+                port=state.get("postgres_port"),
+                log_path=self.home.logs_dir / "postgres.log",
+            )
+            self.postgres.start()
+            self.database_url = self.postgres.url()
+            self.home.write_state(postgres_port=self.postgres.port)
+        else:
+            self.database_url = self.settings.database_url.get_secret_value()
+
+        if self.settings.redis_url is None:
+            self.out(f"Starting Redis (data in {self.home.redis_dir}) ...")
+            self.redis = EmbeddedRedis(
+                self.home.redis_dir,
+                password=stored.redis_password,
+                port=state.get("redis_port"),
+                log_path=self.home.logs_dir / "redis.log",
+            )
+            self.redis.start()
+            self.redis_url = self.redis.url()
+            self.home.write_state(redis_port=self.redis.port)
+        else:
+            self.redis_url = self.settings.redis_url.get_secret_value()
+
+        self.out("Applying database migrations ...")
+        migrations.upgrade(self.database_url)
+        admin_password = asyncio.run(self._ensure_admin())
+
+        env = self._child_env(stored.jwt_secret, stored.encryption_keys)
+        self._spawn("api", [sys.executable, "-m", "app.cli", "api"], env, stop_timeout=20)
+        for index in range(self.settings.workers):
+            self._spawn(f"worker-{index + 1}", [sys.executable, "-m", "app.cli", "worker"], env,
+                        stop_timeout=40)
+        return admin_password
+
+    async def _ensure_admin(self) -> str | None:
+        engine = create_engine(self.database_url, pool_size=1, max_overflow=0)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                password = await users_service.ensure_first_admin(session)
+                await session.commit()
+                return password
+        finally:
+            await engine.dispose()
+
+    def _child_env(self, jwt_secret: str, encryption_keys: list[str]) -> dict[str, str]:
+        env = dict(os.environ)
+        env["ORCA_DATABASE_URL"] = self.database_url
+        env["ORCA_REDIS_URL"] = self.redis_url
+        # Secrets given explicitly in the environment win over the generated ones.
+        if self.settings.jwt_secret is None:
+            env["ORCA_JWT_SECRET"] = jwt_secret
+        if not self.settings.encryption_keys:
+            env["ORCA_ENCRYPTION_KEYS"] = ",".join(encryption_keys)
+        return env
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], stop_timeout: float) -> None:
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.
+            start_new_session=True,
+            # If we are killed outright, the kernel tells the child to stop too.
+            preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509
+        )
+        self.children.append(Child(name, proc, stop_timeout))
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until /readyz says ready; fail early if a child dies meanwhile."""
+        url = f"http://{_connect_host(self.settings.api_host)}:{self.settings.api_port}/readyz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.stop_requested is not None:
+                return
+            self._check_children()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise StackError(f"Orca did not become ready within {timeout:.0f}s (see the log above)")
+
+    # -- run and stop ----------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            self.stop_requested = signum
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            code = child.proc.poll()
+            if code is not None:
+                raise StackError(f"the {child.name} process exited with code {code}")
+
+    def run_until_stopped(self) -> None:
+        while self.stop_requested is None:
+            self._check_children()
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        api = [c for c in self.children if c.name == "api"]
+        workers = [c for c in self.children if c.name != "api"]
+        for group in (api, workers):
+            for child in group:
+                if child.proc.poll() is None:
+                    child.proc.send_signal(signal.SIGTERM)
+            for child in group:
+                try:
+                    child.proc.wait(child.stop_timeout)
+                except subprocess.TimeoutExpired:
+                    self.out(f"{child.name} did not stop in {child.stop_timeout:.0f}s; killing it")
+                    child.proc.kill()
+                    child.proc.wait()
+        self.children.clear()
+        if self.redis is not None:
+            self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        self.home.unlock()
+
+
+def _connect_host(bind_host: str) -> str:
+    return "127.0.0.1" if bind_host in {"0.0.0.0", "", "::"} else bind_host  # noqa: S104
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise StackError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); is another Orca running? "
+                "Set ORCA_API_PORT to use another port"
+            ) from None
