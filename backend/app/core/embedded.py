@@ -59,6 +59,9 @@ def free_port(preferred: int | None = None) -> int:
     """`preferred` if it can be bound on 127.0.0.1 now, else a port the kernel picks."""
     for candidate in ([preferred] if preferred else []) + [0]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # Servers bind with SO_REUSEADDR, so a port whose old connections linger in
+            # TIME_WAIT is free for them; test it the same way.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", candidate))
             except OSError:
@@ -206,6 +209,7 @@ class EmbeddedPostgres:
             self.port = free_port(self.preferred_port)
             if self._try_start(timeout):
                 self._ensure_database("orca")
+                self.preferred_port = self.port  # a restart keeps the URL clients hold
                 return
             last_error = _log_tail(self.log_path)
             self.preferred_port = None
@@ -438,6 +442,7 @@ class EmbeddedRedis:
                 death_signal=signal.SIGTERM if self.die_with_parent else None,
             )
             if self._wait_ready(timeout):
+                self.preferred_port = self.port
                 return
             last_error = _log_tail(self.log_path)
             self.preferred_port = None

@@ -167,14 +167,17 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "No such endpoint."
         return _response(exc.status_code, code, message, None, getattr(exc, "headers", None))
 
+    # Starlette runs this handler outside every middleware, so it sets the request id header
+    # itself.
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        request_id = getattr(request.state, "request_id", None)
+        request_id = str(getattr(request.state, "request_id", "") or "")
+        headers = {"X-Request-ID": request_id} if request_id else {}
         if _is_unavailable(exc):
             log.warning("dependency unavailable: %s", type(exc).__name__)
             return _response(503, Unavailable.code, Unavailable.default_message,
-                             {"request_id": request_id}, {"Retry-After": "5"})
+                             {"request_id": request_id}, {**headers, "Retry-After": "5"})
         log.error("unhandled error", exc_info=exc)
         return _response(500, "internal_error",
                          "Internal error; the request id identifies it in the server log.",
-                         {"request_id": request_id})
+                         {"request_id": request_id}, headers)

@@ -1,0 +1,7 @@
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.db",
+    "tests.fixtures.redis",
+    "tests.fixtures.app",
+    "tests.fixtures.processes",
+]

@@ -1,0 +1,56 @@
+"""The `orca` command's small subcommands."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from app import __version__
+from tests.fixtures.processes import ORCA
+
+
+def _orca(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ORCA, *args], env=env, capture_output=True, text=True, timeout=60,
+                          input=stdin)
+
+
+def test_version() -> None:
+    assert _orca(["version"]).stdout.strip() == __version__
+
+
+def test_generate_key_makes_a_working_fernet_key() -> None:
+    key = _orca(["generate-key"]).stdout.strip()
+    assert Fernet(key).decrypt(Fernet(key).encrypt(b"x")) == b"x"
+
+
+def test_create_admin_generates_a_password_once(orca_env: dict[str, str]) -> None:
+    result = _orca(["create-admin", "root-ops"], orca_env)
+    assert result.returncode == 0, result.stderr
+    assert "admin 'root-ops' created" in result.stdout
+    assert "password: " in result.stdout
+    again = _orca(["create-admin", "ROOT-OPS"], orca_env)
+    assert again.returncode == 2
+    assert again.stderr.strip() == "error: a user named 'ROOT-OPS' already exists"
+
+
+def test_create_admin_reads_a_password_from_stdin(orca_env: dict[str, str]) -> None:
+    result = _orca(["create-admin", "bob", "--password-stdin"], orca_env, "correct horse\n")
+    assert result.returncode == 0, result.stderr
+    assert "correct horse" not in result.stdout + result.stderr
+
+
+def test_migrate_is_idempotent(orca_env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = _orca(["migrate"], orca_env)
+        assert result.returncode == 0, result.stderr
+
+
+def test_migrate_without_a_database_says_so(orca_env: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in orca_env.items() if k != "ORCA_DATABASE_URL"}
+    env["ORCA_HOME"] = str(tmp_path / "nothing-here")
+    result = _orca(["migrate"], env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ORCA_DATABASE_URL is not set")

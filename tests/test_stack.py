@@ -1,0 +1,137 @@
+"""`orca up` from nothing: embedded servers, migrations, first admin, API and a worker; Ctrl-C
+stops every process; a second run keeps the data and prints no new password."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+
+from app.auth.passwords import verify_password
+from tests.fixtures.processes import Processes, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def _ready(port: int) -> bool:
+    response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+    return response.status_code == 200
+
+
+def _users(home: Path) -> list[tuple[str, str, str]]:
+    stored = json.loads((home / "secrets.json").read_text())
+    port = json.loads((home / "state.json").read_text())["postgres_port"]
+
+    async def query() -> list[tuple[str, str, str]]:
+        conn = await asyncpg.connect(host="127.0.0.1", port=port, user="orca",
+                                     password=stored["postgres_password"], database="orca")
+        try:
+            rows = await conn.fetch("SELECT id::text, username, password_hash FROM users")
+            return [(r[0], r[1], r[2]) for r in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(query())
+
+
+def _run_once(processes: Processes, env: dict[str, str], port: int, name: str
+              ) -> tuple[str, list[tuple[str, str, str]], Path]:
+    home = Path(env["ORCA_HOME"])
+    proc = processes.start(["up"], env, name)
+    log_path: Path = proc.log_path  # type: ignore[attr-defined]
+    wait_for(lambda: _ready(port), 90, "orca up to be ready")
+    wait_for(lambda: "Press Ctrl-C to stop." in log_path.read_text(), 10, "the banner")
+
+    docs = httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
+    assert "/readyz" in schema["paths"]
+    ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()
+    assert ready["checks"]["worker"]["info"]["live_workers"] == 1
+
+    users = _users(home)
+    children = _descendants(proc.pid)
+    names = " ".join(" ".join(c.cmdline()) for c in children)
+    assert "postgres" in names and "redis-server" in names
+    assert "app.cli api" in names and "app.cli worker" in names
+
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers
+    assert proc.wait(60) == 0
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"left running: {[p.pid for p in alive]}"
+    return log_path.read_text(), users, log_path
+
+
+def test_up_start_stop_start(processes: Processes, orca_env: dict[str, str], api_port: int
+                             ) -> None:
+    env = {k: v for k, v in orca_env.items()
+           if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL", "ORCA_JWT_SECRET",
+                        "ORCA_ENCRYPTION_KEYS"}}
+    env["ORCA_API_PORT"] = str(api_port)
+
+    output, users, _ = _run_once(processes, env, api_port, "up-1")
+    match = re.search(r"username: admin\n\s+password: (\S+)", output)
+    assert match, output
+    password = match.group(1)
+    assert len(password) >= 20
+    (admin,) = users
+    assert admin[1] == "admin" and verify_password(password, admin[2])
+    assert output.count(password) == 1  # printed once, never logged
+
+    home = Path(env["ORCA_HOME"])
+    secrets_file = home / "secrets.json"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    stored = json.loads(secrets_file.read_text())
+    assert stored["jwt_secret"] and stored["encryption_keys"]
+
+    output, users_again, _ = _run_once(processes, env, api_port, "up-2")
+    assert "password:" not in output
+    assert users_again == users  # same admin, same hash: the data survived
+    assert json.loads(secrets_file.read_text()) == stored  # same generated secrets
+
+
+def test_up_refuses_a_busy_port(processes: Processes, orca_env: dict[str, str], api_port: int
+                                ) -> None:
+    import socket
+
+    env = {k: v for k, v in orca_env.items()
+           if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env["ORCA_API_PORT"] = str(api_port)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", api_port))
+        blocker.listen()
+        proc = processes.start(["up"], env, "up-busy")
+        assert proc.wait(60) == 1
+    output = proc.log_path.read_text()  # type: ignore[attr-defined]
+    assert f"cannot listen on 127.0.0.1:{api_port}" in output
+    assert "ORCA_API_PORT" in output
+    assert "Traceback" not in output
+
+
+def test_a_second_up_on_the_same_home_is_refused(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
+    env = {k: v for k, v in orca_env.items()
+           if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env["ORCA_API_PORT"] = str(api_port)
+    first = processes.start(["up"], env, "up-first")
+    wait_for(lambda: _ready(api_port), 90, "the first orca up")
+    second = subprocess.run(
+        [*__import__("tests.fixtures.processes", fromlist=["ORCA"]).ORCA, "up"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert second.returncode == 1
+    assert f"in use by orca up (pid {first.pid})" in second.stderr
+    assert _ready(api_port)  # the first one is untouched

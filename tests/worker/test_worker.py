@@ -1,0 +1,66 @@
+"""A real `orca worker` process: heartbeat, takes work from the queue, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from arq import create_pool
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from app.core.redis import arq_redis_settings
+from app.models import WorkerHeartbeat
+from app.worker.settings import QUEUE_NAME
+from tests.fixtures.processes import Processes
+
+
+async def _heartbeats(url: str) -> list[WorkerHeartbeat]:
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session:
+            return list((await session.execute(select(WorkerHeartbeat))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.1)):
+        result = await predicate()
+        if result:
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_worker_beats_runs_jobs_and_leaves_cleanly(
+    processes: Processes, orca_env: dict[str, str], redis: object
+) -> None:
+    url = orca_env["ORCA_DATABASE_URL"]
+    proc = processes.start(["worker"], orca_env, "worker")
+
+    beats = await _wait(lambda: _heartbeats(url), 30, "a heartbeat")
+    (beat,) = beats
+    assert beat.pid == proc.pid
+    first_seen = beat.last_seen_at
+    # It keeps beating (every 0.5 s here).
+    await _wait(lambda: _newer(url, first_seen), 10, "a later heartbeat")
+
+    pool = await create_pool(arq_redis_settings(orca_env["ORCA_REDIS_URL"]),
+                             default_queue_name=QUEUE_NAME)
+    try:
+        job = await pool.enqueue_job("ping")
+        assert job is not None
+        result = await job.result(timeout=20)
+        assert result["pid"] == proc.pid
+        assert result["worker_id"] == beat.worker_id
+    finally:
+        await pool.aclose()
+
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(proc.wait, 30) == 0
+    assert await _heartbeats(url) == []
+
+
+async def _newer(url: str, than: object) -> bool:
+    return any(b.last_seen_at > than for b in await _heartbeats(url))  # type: ignore[operator]
