@@ -49,6 +49,14 @@ def test_a_bad_setting_names_the_variable(
     assert "\n" not in str(info.value)
 
 
+def test_production_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCA_JWT_SECRET", "change-me-to-at-least-32-random-bytes-xxxxxxxx")
+    assert load_settings().jwt_secret is not None  # fine while developing
+    monkeypatch.setenv("ORCA_ENV", "production")
+    with pytest.raises(SettingsError, match="ORCA_JWT_SECRET still holds the change-me"):
+        load_settings()
+
+
 def test_settings_are_read_from_a_dot_env_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
 
     env: Environment = Field(
         Environment.development,
-        description="`development` or `production`. Production refuses weak or missing secrets.",
+        description="`development` or `production`. Production refuses to start with a secret "
+        "left at the `change-me` placeholder of `.env.example`.",
     )
     home: Path = Field(
         Path(".orca"),
@@ -179,6 +180,20 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.env is not Environment.production:
+            return self
+        secrets = {
+            "ORCA_JWT_SECRET": self.jwt_secret,
+            "ORCA_DATABASE_URL": self.database_url,
+            "ORCA_REDIS_URL": self.redis_url,
+        }
+        for name, value in secrets.items():
+            if value is not None and "change-me" in value.get_secret_value():
+                raise ValueError(f"{name} still holds the change-me placeholder; set a real secret")
+        return self
 
     @model_validator(mode="after")
     def _check_heartbeat(self) -> Settings:
