@@ -11,10 +11,12 @@ from app import __version__
 from tests.fixtures.processes import ORCA
 
 
-def _orca(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ORCA, *args], env=env, capture_output=True, text=True, timeout=60,
-                          input=stdin)
+def _orca(
+    args: list[str], env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ORCA, *args], env=env, capture_output=True, text=True, timeout=60, input=stdin
+    )
 
 
 def test_version() -> None:

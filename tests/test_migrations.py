@@ -53,7 +53,9 @@ def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     tables = _run(empty_database_url, _tables)
     assert set(Base.metadata.tables) <= tables
     assert _run(empty_database_url, _triggers) == {
-        "audit_log_chain", "audit_log_no_update_delete", "audit_log_no_truncate"
+        "audit_log_chain",
+        "audit_log_no_update_delete",
+        "audit_log_no_truncate",
     }
     migrations.downgrade(empty_database_url, "base")
     assert _run(empty_database_url, _tables) == {"alembic_version"}

@@ -35,8 +35,13 @@ def _users(home: Path) -> list[tuple[str, str, str]]:
     port = json.loads((home / "state.json").read_text())["postgres_port"]
 
     async def query() -> list[tuple[str, str, str]]:
-        conn = await asyncpg.connect(host="127.0.0.1", port=port, user="orca",
-                                     password=stored["postgres_password"], database="orca")
+        conn = await asyncpg.connect(
+            host="127.0.0.1",
+            port=port,
+            user="orca",
+            password=stored["postgres_password"],
+            database="orca",
+        )
         try:
             rows = await conn.fetch("SELECT id::text, username, password_hash FROM users")
             return [(r[0], r[1], r[2]) for r in rows]
@@ -46,8 +51,9 @@ def _users(home: Path) -> list[tuple[str, str, str]]:
     return asyncio.run(query())
 
 
-def _run_once(processes: Processes, env: dict[str, str], port: int, name: str
-              ) -> tuple[str, list[tuple[str, str, str]], Path]:
+def _run_once(
+    processes: Processes, env: dict[str, str], port: int, name: str
+) -> tuple[str, list[tuple[str, str, str]], Path]:
     home = Path(env["ORCA_HOME"])
     proc = processes.start(["up"], env, name)
     log_path: Path = proc.log_path  # type: ignore[attr-defined]
@@ -69,16 +75,18 @@ def _run_once(processes: Processes, env: dict[str, str], port: int, name: str
 
     proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers
     assert proc.wait(60) == 0
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], f"left running: {[p.pid for p in alive]}"
     return log_path.read_text(), users, log_path
 
 
-def test_up_start_stop_start(processes: Processes, orca_env: dict[str, str], api_port: int
-                             ) -> None:
-    env = {k: v for k, v in orca_env.items()
-           if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL", "ORCA_JWT_SECRET",
-                        "ORCA_ENCRYPTION_KEYS"}}
+def test_up_start_stop_start(processes: Processes, orca_env: dict[str, str], api_port: int) -> None:
+    env = {
+        k: v
+        for k, v in orca_env.items()
+        if k
+        not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL", "ORCA_JWT_SECRET", "ORCA_ENCRYPTION_KEYS"}
+    }
     env["ORCA_API_PORT"] = str(api_port)
 
     output, users, _ = _run_once(processes, env, api_port, "up-1")
@@ -102,12 +110,12 @@ def test_up_start_stop_start(processes: Processes, orca_env: dict[str, str], api
     assert json.loads(secrets_file.read_text()) == stored  # same generated secrets
 
 
-def test_up_refuses_a_busy_port(processes: Processes, orca_env: dict[str, str], api_port: int
-                                ) -> None:
+def test_up_refuses_a_busy_port(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
     import socket
 
-    env = {k: v for k, v in orca_env.items()
-           if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
     env["ORCA_API_PORT"] = str(api_port)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", api_port))
@@ -123,14 +131,16 @@ def test_up_refuses_a_busy_port(processes: Processes, orca_env: dict[str, str], 
 def test_a_second_up_on_the_same_home_is_refused(
     processes: Processes, orca_env: dict[str, str], api_port: int
 ) -> None:
-    env = {k: v for k, v in orca_env.items()
-           if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
     env["ORCA_API_PORT"] = str(api_port)
     first = processes.start(["up"], env, "up-first")
     wait_for(lambda: _ready(api_port), 90, "the first orca up")
     second = subprocess.run(
         [*__import__("tests.fixtures.processes", fromlist=["ORCA"]).ORCA, "up"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert second.returncode == 1
     assert f"in use by orca up (pid {first.pid})" in second.stderr

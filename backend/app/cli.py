@@ -203,8 +203,10 @@ def _database_url(settings: Settings) -> str:
     if home.secrets_file.exists() and port and (home.postgres_dir / "postmaster.pid").exists():
         stored, _ = home.load_or_create_secrets()
         return f"postgresql+asyncpg://orca:{stored.postgres_password}@127.0.0.1:{port}/orca"
-    _fail("ORCA_DATABASE_URL is not set, and no `orca up` is running on "
-          f"{home.path} to borrow the embedded database from")
+    _fail(
+        "ORCA_DATABASE_URL is not set, and no `orca up` is running on "
+        f"{home.path} to borrow the embedded database from"
+    )
 
 
 def main() -> None:

@@ -99,8 +99,12 @@ class Stack:
         env = self._child_env(stored.jwt_secret, stored.encryption_keys)
         self._spawn("api", [sys.executable, "-m", "app.cli", "api"], env, stop_timeout=20)
         for index in range(self.settings.workers):
-            self._spawn(f"worker-{index + 1}", [sys.executable, "-m", "app.cli", "worker"], env,
-                        stop_timeout=40)
+            self._spawn(
+                f"worker-{index + 1}",
+                [sys.executable, "-m", "app.cli", "worker"],
+                env,
+                stop_timeout=40,
+            )
         return admin_password
 
     async def _ensure_admin(self) -> str | None:
@@ -132,7 +136,7 @@ class Stack:
             # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.
             start_new_session=True,
             # If we are killed outright, the kernel tells the child to stop too.
-            preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         self.children.append(Child(name, proc, stop_timeout))
 
@@ -145,7 +149,7 @@ class Stack:
                 return
             self._check_children()
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, OSError):

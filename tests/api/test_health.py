@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core import migrations
-from app.core.embedded import EmbeddedPostgres, EmbeddedRedis
 from app.core.db import create_sessionmaker
+from app.core.embedded import EmbeddedPostgres, EmbeddedRedis
 from app.main import create_app
 from app.repositories import workers as workers_repo
 from tests.fixtures.app import make_settings
@@ -58,14 +58,22 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
 
 @pytest.fixture
 async def own_client(servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(servers.pg.url(), servers.redis.url(),
-                             worker_heartbeat_ttl_seconds=3600)
+    settings = make_settings(
+        servers.pg.url(), servers.redis.url(), worker_heartbeat_ttl_seconds=3600
+    )
     app = create_app(settings)
     # A heartbeat, as a worker writes it, so only the servers decide readiness here.
     engine = create_async_engine(servers.pg.url())
     async with create_sessionmaker(engine)() as session:
-        await workers_repo.beat(session, worker_id="test-worker", hostname="h", pid=1,
-                                version="t", max_jobs=1, running_jobs=0)
+        await workers_repo.beat(
+            session,
+            worker_id="test-worker",
+            hostname="h",
+            pid=1,
+            version="t",
+            max_jobs=1,
+            running_jobs=0,
+        )
         await session.commit()
     await engine.dispose()
     async with app.router.lifespan_context(app):

@@ -81,8 +81,9 @@ def test_several_encryption_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _run_orca(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ORCA, *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [*ORCA, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize(
@@ -106,8 +107,9 @@ def test_api_and_worker_refuse_to_start_without_a_required_setting(
     assert lines[0].startswith(f"error: {missing} is not set")
 
 
-def test_a_bad_setting_stops_the_cli_with_one_line(orca_env: dict[str, str],
-                                                    tmp_path: Path) -> None:
+def test_a_bad_setting_stops_the_cli_with_one_line(
+    orca_env: dict[str, str], tmp_path: Path
+) -> None:
     result = _run_orca(["api"], {**orca_env, "ORCA_API_PORT": "eighty"}, tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (

@@ -113,7 +113,8 @@ async def test_an_unhandled_error_is_500_without_trace_or_detail(
 async def test_database_down_mid_request_is_503(test_services: TestServices) -> None:
     """A route whose database is unreachable answers 503 with the error body, not 500."""
     settings = make_settings(
-        "postgresql+asyncpg://orca:pw@127.0.0.1:9/orca", test_services.redis_url,
+        "postgresql+asyncpg://orca:pw@127.0.0.1:9/orca",
+        test_services.redis_url,
         db_connect_timeout_seconds=1.0,
     )
     app = create_app(settings)

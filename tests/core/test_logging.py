@@ -63,8 +63,15 @@ def test_exceptions_are_logged_inside_the_json_object() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("job",),
-                                   exc_info=__import__("sys").exc_info())
+        record = logging.LogRecord(
+            "x",
+            logging.ERROR,
+            __file__,
+            1,
+            "failed %s",
+            ("job",),
+            exc_info=__import__("sys").exc_info(),
+        )
     entry = json.loads(formatter.format(record))
     assert entry["message"] == "failed job"
     assert "ValueError: boom" in entry["exception"]

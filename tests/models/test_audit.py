@@ -26,8 +26,13 @@ async def _canonical(session: AsyncSession, seq: int) -> bytes:
 
 
 async def test_rows_are_numbered_and_chained(session: AsyncSession) -> None:
-    first = await audit.record(session, "user.login", actor_username="alice",
-                               client_ip="127.0.0.1", details={"method": "password"})
+    first = await audit.record(
+        session,
+        "user.login",
+        actor_username="alice",
+        client_ip="127.0.0.1",
+        details={"method": "password"},
+    )
     second = await audit.record(session, "job.create", target_type="job", target_id="j1")
     assert second.seq == first.seq + 1
     assert second.prev_hash == first.row_hash

@@ -24,8 +24,8 @@ async def _heartbeats(url: str) -> list[WorkerHeartbeat]:
         await engine.dispose()
 
 
-async def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout / 0.1)):
+async def _wait(predicate, seconds: float, what: str):  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.1)):
         result = await predicate()
         if result:
             return result
@@ -46,8 +46,9 @@ async def test_worker_beats_runs_jobs_and_leaves_cleanly(
     # It keeps beating (every 0.5 s here).
     await _wait(lambda: _newer(url, first_seen), 10, "a later heartbeat")
 
-    pool = await create_pool(arq_redis_settings(orca_env["ORCA_REDIS_URL"]),
-                             default_queue_name=QUEUE_NAME)
+    pool = await create_pool(
+        arq_redis_settings(orca_env["ORCA_REDIS_URL"]), default_queue_name=QUEUE_NAME
+    )
     try:
         job = await pool.enqueue_job("ping")
         assert job is not None

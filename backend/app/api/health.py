@@ -52,7 +52,7 @@ async def readyz(request: Request, settings: SettingsDep, redis: RedisDep) -> An
         request.app.state.sessionmaker,
         redis,
         heartbeat_ttl_seconds=settings.worker_heartbeat_ttl_seconds,
-        timeout=settings.readiness_timeout_seconds,
+        check_timeout=settings.readiness_timeout_seconds,
     )
     rendered = {name: asdict(check) for name, check in checks.items()}
     failing = [name for name, check in checks.items() if not check.ok]

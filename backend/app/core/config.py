@@ -62,9 +62,7 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
-    workers: int = Field(
-        1, ge=1, le=64, description="Number of worker processes `orca up` starts."
-    )
+    workers: int = Field(1, ge=1, le=64, description="Number of worker processes `orca up` starts.")
     worker_max_jobs: int = Field(
         32, ge=1, le=1000, description="Executions one worker process runs at once."
     )

@@ -25,6 +25,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -80,12 +81,21 @@ def die_with_parent(sig: int) -> Callable[[], None]:
     return set_pdeathsig
 
 
-def _as_user(user: str | None) -> dict[str, object]:
-    """subprocess arguments that drop to `user`, its group included (not root's group)."""
-    if user is None:
-        return {}
-    entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+@dataclass(frozen=True)
+class _Identity:
+    """Who a child runs as. Dropping only the uid would keep root's group, whose permission
+    bits then apply, so the group and supplementary groups are switched too."""
+
+    uid: int | None = None
+    gid: int | None = None
+    groups: list[int] | None = None
+
+    @classmethod
+    def of(cls, user: str | None) -> _Identity:
+        if user is None:
+            return cls()
+        entry = pwd.getpwnam(user)
+        return cls(entry.pw_uid, entry.pw_gid, [])
 
 
 def _spawn(
@@ -97,6 +107,7 @@ def _spawn(
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    who = _Identity.of(user)
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
             argv,
@@ -105,7 +116,9 @@ def _spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
-            **_as_user(user),  # type: ignore[arg-type]
+            user=who.uid,
+            group=who.gid,
+            extra_groups=who.groups,
             preexec_fn=die_with_parent(death_signal) if death_signal else None,
         )
 
@@ -213,18 +226,25 @@ class EmbeddedPostgres:
                 return
             last_error = _log_tail(self.log_path)
             self.preferred_port = None
-        raise EmbeddedError(f"PostgreSQL did not start; its log ({self.log_path}) ends:\n"
-                            f"{last_error}")
+        raise EmbeddedError(
+            f"PostgreSQL did not start; its log ({self.log_path}) ends:\n{last_error}"
+        )
 
     def _try_start(self, timeout: float) -> bool:
         argv = [
             str(self.bin_dir / "postgres"),
-            "-D", str(self.data_dir),
-            "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", "unix_socket_directories=",
-            "-c", "max_connections=200",
-            "-c", "timezone=UTC",
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "timezone=UTC",
         ]
         # SIGINT is PostgreSQL's "fast shutdown": it ends sessions and checkpoints cleanly.
         self.proc = _spawn(
@@ -241,8 +261,9 @@ class EmbeddedPostgres:
                 return True
             time.sleep(0.05)
         self.stop()
-        raise EmbeddedError(f"PostgreSQL did not become ready within {timeout:.0f}s; see "
-                            f"{self.log_path}")
+        raise EmbeddedError(
+            f"PostgreSQL did not become ready within {timeout:.0f}s; see {self.log_path}"
+        )
 
     def _postmaster_status(self) -> str | None:
         try:
@@ -264,8 +285,10 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
-            raise EmbeddedError(f"{self.data_dir} holds files but no PostgreSQL cluster "
-                                "(no PG_VERSION); move it away to start afresh")
+            raise EmbeddedError(
+                f"{self.data_dir} holds files but no PostgreSQL cluster "
+                "(no PG_VERSION); move it away to start afresh"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.system_user:
             entry = pwd.getpwnam(self.system_user)
@@ -291,11 +314,14 @@ class EmbeddedPostgres:
             raise EmbeddedError("initdb failed: " + result.stderr.decode(errors="replace")[-2000:])
 
     def _run_initdb(self, pwfile: Path) -> subprocess.CompletedProcess[bytes]:
+        who = _Identity.of(self.system_user)
         return subprocess.run(
             [
                 str(self.bin_dir / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", self.user,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
                 f"--pwfile={pwfile}",
                 "--auth-host=scram-sha-256",
                 "--auth-local=scram-sha-256",
@@ -304,27 +330,51 @@ class EmbeddedPostgres:
             ],
             capture_output=True,
             check=False,
-            **_as_user(self.system_user),  # type: ignore[arg-type]
+            user=who.uid,
+            group=who.gid,
+            extra_groups=who.groups,
         )
 
     def _ensure_database(self, name: str) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise EmbeddedError(f"invalid database name {name!r}")
         env = {**os.environ, "PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"}
-        base = [str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
-                "-U", self.user, "-d", "postgres", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
+        base = [
+            str(self.bin_dir / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            "postgres",
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ]
         exists = subprocess.run(
             [*base, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],  # noqa: S608
-            capture_output=True, env=env, check=False,
+            capture_output=True,
+            env=env,
+            check=False,
         )
         if exists.returncode != 0:
             raise EmbeddedError("could not query PostgreSQL: " + exists.stderr.decode()[-500:])
         if exists.stdout.strip() != b"1":
-            created = subprocess.run([*base, "-c", f'CREATE DATABASE "{name}"'],
-                                     capture_output=True, env=env, check=False)
+            created = subprocess.run(
+                [*base, "-c", f'CREATE DATABASE "{name}"'],
+                capture_output=True,
+                env=env,
+                check=False,
+            )
             if created.returncode != 0:
-                raise EmbeddedError("could not create the database: "
-                                    + created.stderr.decode()[-500:])
+                raise EmbeddedError(
+                    "could not create the database: " + created.stderr.decode()[-500:]
+                )
 
     def create_database(self, name: str) -> str:
         """Create another database on this server (tests use it); returns its URL."""
@@ -338,9 +388,16 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self.system_user)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                 self.system_user],
-                check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    self.system_user,
+                ],
+                check=True,
+                capture_output=True,
             )
             entry = pwd.getpwnam(self.system_user)
         # The server user must traverse to its binaries and data directory; grant search (x)
@@ -428,8 +485,7 @@ class EmbeddedRedis:
         if self.pid_file.exists():
             leftover = _leftover(self.pid_file, "redis-server")
             if leftover is not None:
-                log.warning("stopping Redis left running by an earlier run (pid %s)",
-                            leftover.pid)
+                log.warning("stopping Redis left running by an earlier run (pid %s)", leftover.pid)
                 _stop_process(leftover, signal.SIGTERM, 30)
         last_error = ""
         for _ in range(3):
@@ -451,9 +507,14 @@ class EmbeddedRedis:
     def _wait_ready(self, timeout: float) -> bool:
         import redis
 
-        assert self.proc is not None
-        client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password,
-                             socket_connect_timeout=1, socket_timeout=1)
+        assert self.proc is not None and self.port is not None
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password,
+            socket_connect_timeout=1,
+            socket_timeout=1,
+        )
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
@@ -463,14 +524,18 @@ class EmbeddedRedis:
                     # Redis answers LOADING while it replays its append-only file.
                     if client.ping():
                         return True
-                except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError,
-                        redis.exceptions.TimeoutError):
+                except (
+                    redis.exceptions.ConnectionError,
+                    redis.exceptions.BusyLoadingError,
+                    redis.exceptions.TimeoutError,
+                ):
                     time.sleep(0.05)
         finally:
             client.close()
         self.stop()
-        raise EmbeddedError(f"Redis did not become ready within {timeout:.0f}s; see "
-                            f"{self.log_path}")
+        raise EmbeddedError(
+            f"Redis did not become ready within {timeout:.0f}s; see {self.log_path}"
+        )
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc is None:

@@ -107,8 +107,11 @@ def _response(
 
 def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     # ("body", "targets", 0, "id") -> "targets[0].id"; the source ("body", "query") is kept apart.
-    parts = list(location[1:]) if location and location[0] in {"body", "query", "path", "header",
-                                                               "cookie"} else list(location)
+    parts = (
+        list(location[1:])
+        if location and location[0] in {"body", "query", "path", "header", "cookie"}
+        else list(location)
+    )
     name = ""
     for part in parts:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
@@ -136,10 +139,20 @@ def _is_unavailable(exc: BaseException) -> bool:
     import redis.exceptions
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    if isinstance(exc, (OSError, TimeoutError, redis.exceptions.ConnectionError,
-                        redis.exceptions.TimeoutError, asyncpg.CannotConnectNowError,
-                        asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
-                        OperationalError, InterfaceError)):
+    if isinstance(
+        exc,
+        (
+            OSError,
+            TimeoutError,
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.ConnectionDoesNotExistError,
+            asyncpg.InterfaceError,
+            OperationalError,
+            InterfaceError,
+        ),
+    ):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
@@ -161,7 +174,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "error" if exc.status_code >= 500 else "bad_request")
+        code = _HTTP_CODES.get(
+            exc.status_code, "error" if exc.status_code >= 500 else "bad_request"
+        )
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
@@ -175,9 +190,18 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"X-Request-ID": request_id} if request_id else {}
         if _is_unavailable(exc):
             log.warning("dependency unavailable: %s", type(exc).__name__)
-            return _response(503, Unavailable.code, Unavailable.default_message,
-                             {"request_id": request_id}, {**headers, "Retry-After": "5"})
+            return _response(
+                503,
+                Unavailable.code,
+                Unavailable.default_message,
+                {"request_id": request_id},
+                {**headers, "Retry-After": "5"},
+            )
         log.error("unhandled error", exc_info=exc)
-        return _response(500, "internal_error",
-                         "Internal error; the request id identifies it in the server log.",
-                         {"request_id": request_id}, headers)
+        return _response(
+            500,
+            "internal_error",
+            "Internal error; the request id identifies it in the server log.",
+            {"request_id": request_id},
+            headers,
+        )

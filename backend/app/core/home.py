@@ -45,7 +45,7 @@ class Home:
 
     def lock(self) -> None:
         """Hold an exclusive lock for this process's life: one `orca up` per data directory."""
-        handle = open(self.path / "orca.lock", "a+")  # noqa: SIM115 (held until exit)
+        handle = open(self.path / "orca.lock", "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

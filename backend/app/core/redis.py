@@ -7,13 +7,14 @@ from redis.asyncio import Redis
 
 
 def create_redis(url: str, *, timeout: float = 5.0) -> Redis:
-    return Redis.from_url(
+    client: Redis = Redis.from_url(
         url,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         health_check_interval=30,
         decode_responses=False,
     )
+    return client
 
 
 def arq_redis_settings(url: str, *, timeout: float = 5.0) -> RedisSettings:

@@ -1,4 +1,4 @@
-"""ORM models. Importing this package registers every table on `Base.metadata` (Alembic needs it)."""
+"""ORM models. Importing this package registers every table on `Base.metadata` (for Alembic)."""
 
 from app.models.audit import AuditEvent
 from app.models.base import Base

@@ -35,8 +35,13 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
         Index("ix_jobs_created_at_id", text("created_at DESC"), text("id DESC")),
         Index("ix_jobs_created_by_id_created_at", "created_by_id", text("created_at DESC")),
         Index("ix_jobs_status_created_at", "status", text("created_at DESC")),
-        Index("uq_jobs_idempotency", "created_by_id", "idempotency_key", unique=True,
-              postgresql_where=text("idempotency_key IS NOT NULL")),
+        Index(
+            "uq_jobs_idempotency",
+            "created_by_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -82,8 +87,9 @@ class Execution(UUIDPrimaryKey, CreatedAt, Base):
         Index("ix_executions_job_id_status", "job_id", "status"),
         Index("ix_executions_system_id_created_at", "system_id", text("created_at DESC")),
         # The dispatcher and reconciler look only at live executions; keep that index small.
-        Index("ix_executions_live", "status", "lease_expires_at",
-              postgresql_where=text(_NON_TERMINAL)),
+        Index(
+            "ix_executions_live", "status", "lease_expires_at", postgresql_where=text(_NON_TERMINAL)
+        ),
     )
 
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))

@@ -18,8 +18,12 @@ class System(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "systems"
     __table_args__ = (
         # Label selectors (`labels @> '{"os": "linux"}'`) use this index.
-        Index("ix_systems_labels", "labels", postgresql_using="gin",
-              postgresql_ops={"labels": "jsonb_path_ops"}),
+        Index(
+            "ix_systems_labels",
+            "labels",
+            postgresql_using="gin",
+            postgresql_ops={"labels": "jsonb_path_ops"},
+        ),
         Index("ix_systems_kind", "kind"),
         Index("ix_systems_health_status", "health_status"),
         Index("ix_systems_credential_id", "credential_id"),

@@ -38,9 +38,7 @@ class Grant(UUIDPrimaryKey, CreatedAt, Base):
     )
 
     team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    group_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("system_groups.id", ondelete="CASCADE")
-    )
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("system_groups.id", ondelete="CASCADE"))
     level: Mapped[GrantLevel] = mapped_column(str_enum(GrantLevel, "grant_level"))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

@@ -23,12 +23,12 @@ class Check:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-async def _timed(probe: Callable[[], Awaitable[dict[str, Any]]], timeout: float) -> Check:
+async def _timed(probe: Callable[[], Awaitable[dict[str, Any]]], limit: float) -> Check:
     started = time.perf_counter()
     try:
-        info = await asyncio.wait_for(probe(), timeout)
+        info = await asyncio.wait_for(probe(), limit)
     except TimeoutError:
-        return Check(False, _ms(started), f"no answer within {timeout:g}s")
+        return Check(False, _ms(started), f"no answer within {limit:g}s")
     except Exception as exc:  # any failure to reach it means "not ready"; say which kind
         return Check(False, _ms(started), _describe(exc))
     ok = bool(info.pop("ok", True))
@@ -52,7 +52,7 @@ async def readiness(
     redis: Redis,
     *,
     heartbeat_ttl_seconds: float,
-    timeout: float,
+    check_timeout: float,
 ) -> dict[str, Check]:
     async def database() -> dict[str, Any]:
         async with sessionmaker() as session:
@@ -67,12 +67,17 @@ async def readiness(
         async with sessionmaker() as session:
             live = await workers_repo.live(session, heartbeat_ttl_seconds)
         if not live:
-            return {"ok": False, "error": "no worker heartbeat in the last "
-                                          f"{heartbeat_ttl_seconds:g}s", "live_workers": 0}
+            return {
+                "ok": False,
+                "error": f"no worker heartbeat in the last {heartbeat_ttl_seconds:g}s",
+                "live_workers": 0,
+            }
         return {"live_workers": len(live)}
 
     results = await asyncio.gather(
-        _timed(database, timeout), _timed(redis_ping, timeout), _timed(worker, timeout)
+        _timed(database, check_timeout),
+        _timed(redis_ping, check_timeout),
+        _timed(worker, check_timeout),
     )
     checks = dict(zip(("database", "redis", "worker"), results, strict=True))
     if not checks["database"].ok:
