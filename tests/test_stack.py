@@ -145,3 +145,41 @@ def test_a_second_up_on_the_same_home_is_refused(
     assert second.returncode == 1
     assert f"in use by orca up (pid {first.pid})" in second.stderr
     assert _ready(api_port)  # the first one is untouched
+
+
+def test_ctrl_c_before_ready_still_leaves_the_admin_password_shown(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
+    """The generated password is printed the moment the account exists: stopping early must
+    not lose the only copy."""
+    from app.core.embedded import EmbeddedPostgres
+
+    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env["ORCA_API_PORT"] = str(api_port)
+    proc = processes.start(["up"], env, "up-early")
+    log_path: Path = proc.log_path  # type: ignore[attr-defined]
+    match = wait_for(
+        lambda: re.search(r"username: admin\n\s+password: (\S+)\n", log_path.read_text()),
+        90,
+        "the admin password",
+    )
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    assert "Press Ctrl-C to stop." not in log_path.read_text()  # it never got to ready
+
+    home = Path(env["ORCA_HOME"])
+    stored = json.loads((home / "secrets.json").read_text())
+    pg = EmbeddedPostgres(home / "postgres", password=stored["postgres_password"])
+    pg.start()
+    try:
+
+        async def admin_hash() -> str:
+            conn = await asyncpg.connect(pg.url().replace("+asyncpg", ""))
+            try:
+                return str(await conn.fetchval("SELECT password_hash FROM users"))
+            finally:
+                await conn.close()
+
+        assert verify_password(match.group(1), asyncio.run(admin_hash()))
+    finally:
+        pg.stop()

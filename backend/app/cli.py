@@ -59,9 +59,13 @@ def up() -> None:
     code = 0
     try:
         password = stack.start()
+        if password:
+            # Shown at once, not with the "ready" banner: a Ctrl-C before readiness must not
+            # lose the only copy of a password that is never shown again.
+            _show_admin_password(password)
         stack.wait_ready()
         if stack.stop_requested is None:
-            _banner(settings, password, stack.home.path)
+            _banner(settings, stack.home.path)
             stack.run_until_stopped()
     except (StackError, EmbeddedError, HomeLocked) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -73,7 +77,15 @@ def up() -> None:
     raise typer.Exit(code)
 
 
-def _banner(settings: Settings, password: str | None, home: object) -> None:
+def _show_admin_password(password: str) -> None:
+    sys.stdout.write(
+        "\nFirst admin account (the password is shown only this once):\n"
+        f"  username: admin\n  password: {password}\n\n"
+    )
+    sys.stdout.flush()
+
+
+def _banner(settings: Settings, home: object) -> None:
     host = "127.0.0.1" if settings.api_host in {"0.0.0.0", "::"} else settings.api_host  # noqa: S104
     base = f"http://{host}:{settings.api_port}"
     lines = [
@@ -83,16 +95,11 @@ def _banner(settings: Settings, password: str | None, home: object) -> None:
         f"  API docs     {base}/docs",
         f"  Readiness    {base}/readyz",
         f"  Data         {home}",
+        f"  Server logs  {home}/logs",
+        "",
+        "Press Ctrl-C to stop.",
+        "",
     ]
-    if password:
-        lines += [
-            "",
-            "  First admin account (the password is shown only this once):",
-            "    username: admin",
-            f"    password: {password}",
-        ]
-    lines += ["", "Press Ctrl-C to stop.", ""]
-    # stdout, unbuffered: this is the one thing `orca up` says that a user must see.
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
