@@ -183,3 +183,19 @@ def test_ctrl_c_before_ready_still_leaves_the_admin_password_shown(
         assert verify_password(match.group(1), asyncio.run(admin_hash()))
     finally:
         pg.stop()
+
+
+def test_up_with_an_unreachable_external_database_says_so(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
+    from app.core.embedded import free_port
+
+    env = dict(orca_env)
+    env["ORCA_DATABASE_URL"] = f"postgresql://orca:pw@127.0.0.1:{free_port()}/orca"
+    env["ORCA_API_PORT"] = str(api_port)
+    proc = processes.start(["up"], env, "up-nodb")
+    assert proc.wait(60) == 1
+    output = proc.log_path.read_text()  # type: ignore[attr-defined]
+    assert "error: cannot prepare the database (" in output
+    assert "Traceback" not in output
+    assert ":pw@" not in output

@@ -20,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.core import migrations
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
@@ -93,8 +96,18 @@ class Stack:
             self.redis_url = self.settings.redis_url.get_secret_value()
 
         self.out("Applying database migrations ...")
-        migrations.upgrade(self.database_url)
-        admin_password = asyncio.run(self._ensure_admin())
+        try:
+            migrations.upgrade(self.database_url)
+            admin_password = asyncio.run(self._ensure_admin())
+        except (OSError, SQLAlchemyError, asyncpg.PostgresError) as exc:
+            # Class and errno text only: driver messages can echo connection details.
+            reason = type(exc).__name__ + (
+                f": {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else ""
+            )
+            raise StackError(
+                f"cannot prepare the database ({reason}); check "
+                "ORCA_DATABASE_URL and that PostgreSQL is reachable"
+            ) from exc
 
         env = self._child_env(stored.jwt_secret, stored.encryption_keys)
         self._spawn("api", [sys.executable, "-m", "app.cli", "api"], env, stop_timeout=20)
