@@ -199,3 +199,15 @@ def test_up_with_an_unreachable_external_database_says_so(
     assert "error: cannot prepare the database (" in output
     assert "Traceback" not in output
     assert ":pw@" not in output
+
+
+def test_production_up_refuses_embedded_servers(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
+    env = {k: v for k, v in orca_env.items() if k != "ORCA_DATABASE_URL"}
+    env.update(ORCA_ENV="production", ORCA_API_PORT=str(api_port))
+    proc = processes.start(["up"], env, "up-prod")
+    assert proc.wait(60) == 1
+    output = proc.log_path.read_text()  # type: ignore[attr-defined]
+    assert "error: ORCA_ENV=production needs ORCA_DATABASE_URL" in output
+    assert not (Path(env["ORCA_HOME"]) / "postgres").exists()

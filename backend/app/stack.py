@@ -24,7 +24,7 @@ import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.core import migrations
-from app.core.config import Settings
+from app.core.config import Environment, Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from app.core.home import Home
@@ -61,6 +61,13 @@ class Stack:
 
     def start(self) -> str | None:
         """Bring everything up; returns the first admin's password when one was created."""
+        if self.settings.env is Environment.production:
+            for name in ("database_url", "redis_url"):
+                if getattr(self.settings, name) is None:
+                    raise StackError(
+                        f"ORCA_ENV=production needs ORCA_{name.upper()}: the embedded servers "
+                        "are for development"
+                    )
         self.home.create()
         self.home.lock()
         stored, _ = self.home.load_or_create_secrets()

@@ -49,10 +49,11 @@ def test_a_bad_setting_names_the_variable(
     assert "\n" not in str(info.value)
 
 
-def test_production_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_placeholder_secrets_are_refused(monkeypatch: pytest.MonkeyPatch, env: str) -> None:
+    """A copied .env.example must never sign real tokens, not even in development."""
+    monkeypatch.setenv("ORCA_ENV", env)
     monkeypatch.setenv("ORCA_JWT_SECRET", "change-me-to-at-least-32-random-bytes-xxxxxxxx")
-    assert load_settings().jwt_secret is not None  # fine while developing
-    monkeypatch.setenv("ORCA_ENV", "production")
     with pytest.raises(SettingsError, match="ORCA_JWT_SECRET still holds the change-me"):
         load_settings()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,8 +13,11 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.api.deps import SessionDep
 from app.core.errors import Conflict, NotFound
+from app.core.logging import JsonFormatter
 from app.main import create_app
+from app.models import User
 from tests.fixtures.app import make_settings
 from tests.fixtures.services import TestServices
 
@@ -36,6 +42,14 @@ def _probe_router() -> APIRouter:
     @router.get("/conflict")
     async def conflict() -> None:
         raise Conflict("name taken", details={"field": "name"})
+
+    @router.post("/users-twice")
+    async def users_twice(session: SessionDep) -> dict[str, bool]:
+        # Two users whose names differ only by case: only the commit (the unique index on
+        # lower(username)) can refuse them.
+        session.add(User(username="Twin", password_hash="x"))
+        session.add(User(username="twin", password_hash="x"))
+        return {"ok": True}
 
     @router.get("/crash")
     async def crash() -> None:
@@ -136,3 +150,25 @@ async def test_database_down_mid_request_is_503(test_services: TestServices) -> 
             response = await c.get("/_probe/db")
     _assert_error_shape(response, 503, "unavailable")
     assert response.headers["retry-after"] == "5"
+
+
+async def test_a_failed_commit_is_not_reported_as_success(probe_client: httpx.AsyncClient) -> None:
+    """The session commits before the response is sent, so a refused commit is an error."""
+    response = await probe_client.post("/_probe/users-twice")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+
+
+async def test_the_500_log_line_names_the_request(probe_client: httpx.AsyncClient) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("api"))
+    logger = logging.getLogger("orca.errors")
+    logger.addHandler(handler)
+    try:
+        response = await probe_client.get("/_probe/crash")
+    finally:
+        logger.removeHandler(handler)
+    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert "RuntimeError" in line["exception"]  # the detail stays in the server log

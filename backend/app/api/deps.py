@@ -28,6 +28,8 @@ def get_redis(request: Request) -> Redis:
     return redis
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session commits when the endpoint returns, before the response is
+# sent, so a failed commit becomes an error response instead of a success that lost data.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]

@@ -42,8 +42,8 @@ class Settings(BaseSettings):
 
     env: Environment = Field(
         Environment.development,
-        description="`development` or `production`. Production refuses to start with a secret "
-        "left at the `change-me` placeholder of `.env.example`.",
+        description="`development` or `production`. In production `orca up` refuses to start "
+        "embedded PostgreSQL or Redis: point it at real servers.",
     )
     home: Path = Field(
         Path(".orca"),
@@ -180,9 +180,8 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_placeholders_in_production(self) -> Settings:
-        if self.env is not Environment.production:
-            return self
+    def _refuse_placeholders(self) -> Settings:
+        # Even in development: a copied .env.example must not sign real tokens.
         secrets = {
             "ORCA_JWT_SECRET": self.jwt_secret,
             "ORCA_DATABASE_URL": self.database_url,

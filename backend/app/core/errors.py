@@ -134,30 +134,34 @@ def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def _is_unavailable(exc: BaseException) -> bool:
-    """True when the exception means PostgreSQL or Redis could not be reached."""
+    """True when the exception means PostgreSQL or Redis could not be reached right now."""
     import asyncpg
     import redis.exceptions
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    if isinstance(
-        exc,
-        (
-            OSError,
-            TimeoutError,
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
-            asyncpg.CannotConnectNowError,
-            asyncpg.ConnectionDoesNotExistError,
-            asyncpg.InterfaceError,
-            OperationalError,
-            InterfaceError,
-        ),
-    ):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and _is_unavailable(cause)
+    unreachable = (
+        ConnectionError,  # refused, reset, aborted: raised by both drivers' sockets
+        TimeoutError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.AdminShutdownError,
+        OperationalError,
+        InterfaceError,
+        PoolTimeout,
+    )
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, unreachable):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__
+    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -189,7 +193,12 @@ def install_error_handlers(app: FastAPI) -> None:
         request_id = str(getattr(request.state, "request_id", "") or "")
         headers = {"X-Request-ID": request_id} if request_id else {}
         if _is_unavailable(exc):
-            log.warning("dependency unavailable: %s", type(exc).__name__)
+            log.warning(
+                "dependency unavailable: %s",
+                type(exc).__name__,
+                extra={"request_id": request_id},
+                exc_info=exc,
+            )
             return _response(
                 503,
                 Unavailable.code,
@@ -197,7 +206,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"request_id": request_id},
                 {**headers, "Retry-After": "5"},
             )
-        log.error("unhandled error", exc_info=exc)
+        # The middleware has already left the request's context: name the request explicitly.
+        log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
         return _response(
             500,
             "internal_error",

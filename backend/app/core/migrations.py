@@ -10,7 +10,9 @@ from alembic.config import Config
 
 def _find_alembic_ini() -> Path:
     here = Path(__file__).resolve()
-    for candidate in (Path.cwd() / "alembic.ini", here.parents[3] / "alembic.ini"):
+    # The source tree's own file first (never another project's in the working directory); an
+    # installed package (the container image) falls back to the working directory.
+    for candidate in (here.parents[3] / "alembic.ini", Path.cwd() / "alembic.ini"):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlparse
+
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
@@ -19,5 +21,10 @@ def create_redis(url: str, *, timeout: float = 5.0) -> Redis:
 
 def arq_redis_settings(url: str, *, timeout: float = 5.0) -> RedisSettings:
     settings = RedisSettings.from_dsn(url)
+    # arq keeps the URL's percent-escapes in the credentials (redis-py decodes them): decode
+    # here, or a password with a reserved character works for the API and fails for workers.
+    parts = urlparse(url)
+    settings.username = unquote(parts.username) if parts.username else None
+    settings.password = unquote(parts.password) if parts.password else None
     settings.conn_timeout = max(1, int(timeout))
     return settings
