@@ -88,6 +88,8 @@ class Stack:
         else:
             self.database_url = self.settings.database_url.get_secret_value()
 
+        if self.stop_requested is not None:
+            return None
         if self.settings.redis_url is None:
             self.out(f"Starting Redis (data in {self.home.redis_dir}) ...")
             self.redis = EmbeddedRedis(
@@ -102,6 +104,8 @@ class Stack:
         else:
             self.redis_url = self.settings.redis_url.get_secret_value()
 
+        if self.stop_requested is not None:
+            return None
         self.out("Applying database migrations ...")
         try:
             migrations.upgrade(self.database_url)
@@ -116,6 +120,8 @@ class Stack:
                 "ORCA_DATABASE_URL and that PostgreSQL is reachable"
             ) from exc
 
+        if self.stop_requested is not None:
+            return admin_password
         env = self._child_env(stored.jwt_secret, stored.encryption_keys)
         self._spawn("api", [sys.executable, "-m", "app.cli", "api"], env, stop_timeout=20)
         for index in range(self.settings.workers):
@@ -191,6 +197,13 @@ class Stack:
             code = child.proc.poll()
             if code is not None:
                 raise StackError(f"the {child.name} process exited with code {code}")
+        for name, server in (("PostgreSQL", self.postgres), ("Redis", self.redis)):
+            if server is not None and server.proc is not None:
+                code = server.proc.poll()
+                if code is not None:
+                    raise StackError(
+                        f"{name} exited with code {code}; see its log in {self.home.logs_dir}"
+                    )
 
     def run_until_stopped(self) -> None:
         while self.stop_requested is None:

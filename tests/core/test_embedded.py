@@ -176,3 +176,30 @@ def test_a_data_directory_that_is_not_a_cluster_is_refused(tmp_path: Path) -> No
     with pytest.raises(EmbeddedError, match="no PG_VERSION"):
         EmbeddedPostgres(data, password="pw").start()
     assert (data / "something.txt").read_text() == "not a database"
+
+
+def test_a_pid_file_naming_another_server_never_stops_it(tmp_path: Path) -> None:
+    """Reused pids: a stale pid file that names some other PostgreSQL or Redis (here, one
+    serving a directory whose name merely starts the same) is discarded, not obeyed."""
+    other_pg = EmbeddedPostgres(tmp_path / "pg2", password="pw")
+    other_rd = EmbeddedRedis(tmp_path / "redis2", password="pw")
+    pg = EmbeddedPostgres(tmp_path / "pg", password="pw")
+    rd = EmbeddedRedis(tmp_path / "redis", password="pw")
+    pg.start()
+    pg.stop()
+    other_pg.start()
+    other_rd.start()
+    try:
+        assert other_pg.pid is not None and other_rd.pid is not None
+        (tmp_path / "pg" / "postmaster.pid").write_text(f"{other_pg.pid}\n")
+        (tmp_path / "redis").mkdir(exist_ok=True)
+        (tmp_path / "redis" / "redis.pid").write_text(f"{other_rd.pid}\n")
+        pg.start()
+        rd.start()
+        assert psutil.Process(other_pg.pid).is_running()
+        assert psutil.Process(other_rd.pid).is_running()
+        assert _pg_fetch(other_pg, "SELECT 1") == 1
+        assert _redis(other_rd).ping()
+    finally:
+        for server in (rd, pg, other_rd, other_pg):
+            server.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import itertools
 import logging
 import os
 import pwd
@@ -72,11 +73,18 @@ def free_port(preferred: int | None = None) -> int:
 
 
 def die_with_parent(sig: int) -> Callable[[], None]:
-    """preexec_fn: ask the kernel to send `sig` to the child when its parent dies."""
+    """preexec_fn: ask the kernel to send `sig` to the child when its parent dies.
+
+    libc is loaded here, in the parent: the function runs between fork and exec, where loading
+    a library could deadlock on a lock another thread held at fork time.
+    """
+    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    parent = os.getpid()
 
     def set_pdeathsig() -> None:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), sig)
 
     return set_pdeathsig
 
@@ -106,9 +114,11 @@ def _spawn(
     user: str | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     who = _Identity.of(user)
-    with open(log_path, "ab") as log_file:
+    # Server logs can name users and queries: readable by their owner only.
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as log_file:
         return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -148,11 +158,11 @@ def _stop_process(
         proc.wait(10)
 
 
-def _leftover(pid_file: Path, marker: str) -> psutil.Process | None:
-    """The live process a pid file names, if it is ours (its command line contains `marker`).
+def _leftover(pid_file: Path, is_ours: Callable[[psutil.Process], bool]) -> psutil.Process | None:
+    """The live process a pid file names, if `is_ours` recognises it.
 
-    A pid file naming a dead process, or a process that is not ours (the pid was reused), is
-    stale: it is removed and None is returned.
+    A pid file naming a dead process, or a process that is not ours (the pid was reused, or it
+    is another server of the same kind), is stale: it is removed and None is returned.
     """
     try:
         pid = int(pid_file.read_text().split()[0])
@@ -162,7 +172,7 @@ def _leftover(pid_file: Path, marker: str) -> psutil.Process | None:
         return None
     try:
         proc = psutil.Process(pid)
-        if proc.status() != psutil.STATUS_ZOMBIE and marker in " ".join(proc.cmdline()):
+        if proc.status() != psutil.STATUS_ZOMBIE and is_ours(proc):
             return proc
     except psutil.Error:
         pass
@@ -276,12 +286,20 @@ class EmbeddedPostgres:
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
             return
-        proc = _leftover(pid_file, str(self.data_dir))
+        proc = _leftover(pid_file, self._is_ours)
         if proc is not None:
             log.warning("stopping PostgreSQL left running by an earlier run (pid %s)", proc.pid)
             _stop_process(proc, signal.SIGINT, 60)
             with contextlib.suppress(FileNotFoundError):
                 pid_file.unlink()
+
+    def _is_ours(self, proc: psutil.Process) -> bool:
+        """A postmaster serving exactly this data directory (`-D <data_dir>`)."""
+        argv = proc.cmdline()
+        return any(
+            flag == "-D" and Path(value) == self.data_dir
+            for flag, value in itertools.pairwise(argv)
+        )
 
     def _initdb(self) -> None:
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
@@ -402,7 +420,8 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self.system_user)
         # The server user must traverse to its binaries and data directory; grant search (x)
         # permission only, never read, on the directories above them.
-        for target in (self.bin_dir, self.data_dir.parent, self.log_path.parent):
+        # (The log file is opened by the supervisor, so the log directory stays private.)
+        for target in (self.bin_dir, self.data_dir.parent):
             target.mkdir(parents=True, exist_ok=True)
             for directory in [target, *target.parents]:
                 mode = directory.stat().st_mode
@@ -481,9 +500,13 @@ class EmbeddedRedis:
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(lines) + "\n")
 
+    def _is_ours(self, proc: psutil.Process) -> bool:
+        """A redis-server working in this data directory (Redis changes into its `dir`)."""
+        return "redis-server" in proc.name() and Path(proc.cwd()) == self.data_dir
+
     def start(self, timeout: float = 30.0) -> None:
         if self.pid_file.exists():
-            leftover = _leftover(self.pid_file, "redis-server")
+            leftover = _leftover(self.pid_file, self._is_ours)
             if leftover is not None:
                 log.warning("stopping Redis left running by an earlier run (pid %s)", leftover.pid)
                 _stop_process(leftover, signal.SIGTERM, 30)

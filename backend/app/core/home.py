@@ -41,7 +41,8 @@ class Home:
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self.path.chmod(0o700)
-        self.logs_dir.mkdir(exist_ok=True)
+        self.logs_dir.mkdir(mode=0o700, exist_ok=True)
+        self.logs_dir.chmod(0o700)
 
     def lock(self) -> None:
         """Hold an exclusive lock for this process's life: one `orca up` per data directory."""
