@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
+import asyncpg
 from cryptography.fernet import Fernet
 
 from app import __version__
+from app.auth.passwords import verify_password
 from tests.fixtures.processes import ORCA
 
 
@@ -42,6 +45,17 @@ def test_create_admin_reads_a_password_from_stdin(orca_env: dict[str, str]) -> N
     result = _orca(["create-admin", "bob", "--password-stdin"], orca_env, "correct horse\n")
     assert result.returncode == 0, result.stderr
     assert "correct horse" not in result.stdout + result.stderr
+    assert "password:" not in result.stdout  # nothing generated
+
+    async def stored_hash() -> str:
+        dsn = orca_env["ORCA_DATABASE_URL"].replace("+asyncpg", "")
+        conn = await asyncpg.connect(dsn)
+        try:
+            return str(await conn.fetchval("SELECT password_hash FROM users WHERE username='bob'"))
+        finally:
+            await conn.close()
+
+    assert verify_password("correct horse", asyncio.run(stored_hash()))
 
 
 def test_migrate_is_idempotent(orca_env: dict[str, str]) -> None:

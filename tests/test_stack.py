@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from app.auth.passwords import verify_password
-from tests.fixtures.processes import Processes, wait_for
+from tests.fixtures.processes import ORCA, Processes, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -136,7 +136,7 @@ def test_a_second_up_on_the_same_home_is_refused(
     first = processes.start(["up"], env, "up-first")
     wait_for(lambda: _ready(api_port), 90, "the first orca up")
     second = subprocess.run(
-        [*__import__("tests.fixtures.processes", fromlist=["ORCA"]).ORCA, "up"],
+        [*ORCA, "up"],
         env=env,
         capture_output=True,
         text=True,
@@ -211,3 +211,25 @@ def test_production_up_refuses_embedded_servers(
     output = proc.log_path.read_text()  # type: ignore[attr-defined]
     assert "error: ORCA_ENV=production needs ORCA_DATABASE_URL" in output
     assert not (Path(env["ORCA_HOME"]) / "postgres").exists()
+
+
+def test_create_admin_borrows_the_database_of_a_running_up(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
+    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env["ORCA_API_PORT"] = str(api_port)
+    up = processes.start(["up"], env, "up-borrow")
+    wait_for(lambda: _ready(api_port), 90, "orca up to be ready")
+    created = subprocess.run(
+        [*ORCA, "create-admin", "carol"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert created.returncode == 0, created.stderr
+    assert "carol" in [u[1] for u in _users(Path(env["ORCA_HOME"]))]
+    up.send_signal(signal.SIGINT)
+    assert up.wait(60) == 0
+    # With orca up stopped (its pid file may linger), there is nothing to borrow.
+    refused = subprocess.run(
+        [*ORCA, "create-admin", "dave"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert "no `orca up` is running" in refused.stderr

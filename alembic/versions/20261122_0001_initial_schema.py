@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-# The audit log is append-only and hash-chained by the database itself, so no code path (ours,
-# a psql session, a future bug) can rewrite history unnoticed. Chain order is serialised by a
+# The audit log is append-only and hash-chained by the database itself, so that no ordinary SQL
+# (ours, a psql session, a future bug) can rewrite history, and a change made by someone able to
+# bypass triggers (a superuser) breaks the chain unless they recompute it from there on. Chain order is serialised by a
 # transaction-scoped advisory lock; `seq` is assigned under it, so it is gapless and matches the
-# chain. The canonical form is a JSONB array: unambiguous, and rendered identically by PostgreSQL
-# whenever the chain is re-verified.
+# chain. The canonical form is a JSON array (see app/services/audit.py, which recomputes it
+# independently to verify the chain).
 AUDIT_FUNCTIONS = [
     r"""
 CREATE FUNCTION orca_audit_canonical(r audit_log) RETURNS text
@@ -35,11 +36,19 @@ DECLARE
   last_seq bigint;
   last_hash bytea;
 BEGIN
+  -- Under REPEATABLE READ or SERIALIZABLE the SELECT below would read a snapshot older than
+  -- the lock and reuse a seq: refuse with a clear message instead.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'audit_log inserts need READ COMMITTED isolation, not %',
+      current_setting('transaction_isolation') USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
   PERFORM pg_advisory_xact_lock(727300001);
   SELECT seq, row_hash INTO last_seq, last_hash FROM audit_log ORDER BY seq DESC LIMIT 1;
   NEW.seq := coalesce(last_seq, 0) + 1;
-  NEW.id := coalesce(NEW.id, gen_random_uuid());
-  NEW.occurred_at := coalesce(NEW.occurred_at, now());
+  -- The database, not the caller, says which row this is and when it happened; the clock is
+  -- read under the lock, so time never runs backwards along the chain.
+  NEW.id := gen_random_uuid();
+  NEW.occurred_at := clock_timestamp();
   NEW.details := coalesce(NEW.details, '{}'::jsonb);
   NEW.prev_hash := coalesce(last_hash, decode(repeat('00', 32), 'hex'));
   NEW.row_hash := sha256(NEW.prev_hash || convert_to(orca_audit_canonical(NEW), 'UTF8'));

@@ -203,13 +203,16 @@ def _database_url(settings: Settings) -> str:
     """ORCA_DATABASE_URL, or the embedded database of a running `orca up` on ORCA_HOME."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
+    from app.core.embedded import EmbeddedPostgres
     from app.core.home import Home
 
     home = Home(settings.home)
     port = home.read_state().get("postgres_port")
-    if home.secrets_file.exists() and port and (home.postgres_dir / "postmaster.pid").exists():
+    if home.secrets_file.exists() and port:
         stored, _ = home.load_or_create_secrets()
-        return f"postgresql+asyncpg://orca:{stored.postgres_password}@127.0.0.1:{port}/orca"
+        server = EmbeddedPostgres(home.postgres_dir, password=stored.postgres_password, port=port)
+        if server.running_elsewhere():
+            return f"postgresql+asyncpg://orca:{stored.postgres_password}@127.0.0.1:{port}/orca"
     _fail(
         "ORCA_DATABASE_URL is not set, and no `orca up` is running on "
         f"{home.path} to borrow the embedded database from"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -82,6 +83,17 @@ async def own_client(servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
+async def _eventually_ready(client: httpx.AsyncClient, seconds: float = 20) -> httpx.Response:
+    """Recovery needs no restart of the API; allow a loaded machine a few probes to see it."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        response = await client.get("/readyz")
+        if response.status_code == 200 or asyncio.get_running_loop().time() > deadline:
+            assert response.status_code == 200, response.text
+            return response
+        await asyncio.sleep(0.25)
+
+
 async def test_readyz_follows_redis_going_away_and_coming_back(
     servers: Servers, own_client: httpx.AsyncClient
 ) -> None:
@@ -95,8 +107,7 @@ async def test_readyz_follows_redis_going_away_and_coming_back(
     assert checks["database"]["ok"] is True
     assert "redis" in response.json()["error"]["message"]
     servers.redis.start()
-    response = await own_client.get("/readyz")
-    assert response.status_code == 200, response.text
+    response = await _eventually_ready(own_client)
     assert response.json()["status"] == "ready"
 
 
@@ -114,5 +125,4 @@ async def test_readyz_follows_postgres_going_away_and_coming_back(
     # No connection detail (URL, password) leaks through the error text.
     assert servers.pg.password not in response.text
     servers.pg.start()
-    response = await own_client.get("/readyz")
-    assert response.status_code == 200, response.text
+    await _eventually_ready(own_client)

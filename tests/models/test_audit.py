@@ -1,9 +1,9 @@
-"""The database itself keeps the audit log append-only and hash-chained."""
+"""The database keeps the audit log append-only and hash-chained; Python verifies the chain."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -11,56 +11,114 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.models import AuditEvent
+from app.repositories import audit as audit_repo
 from app.services import audit
 
 
-async def _chain(session: AsyncSession) -> list[AuditEvent]:
-    return list((await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars())
+async def _three_events(session: AsyncSession) -> list[AuditEvent]:
+    return [
+        await audit.record(
+            session,
+            "user.login",
+            actor_username="alice",
+            client_ip="127.0.0.1",
+            details={"method": "password", "b": 1, "aa": [1, None, True]},
+        ),
+        await audit.record(
+            session,
+            "job.create",
+            target_type="job",
+            target_id="j1",
+            client_ip="2001:db8::1",
+            details={"script": 'echo "héllo"\n\tbye\\ \u0001', "nested": {"z": 1, "a": 2}},
+        ),
+        await audit.record(session, "user.logout", actor_username="Zoë 🐋"),
+    ]
 
 
-async def _canonical(session: AsyncSession, seq: int) -> bytes:
-    value = await session.scalar(
-        text("SELECT orca_audit_canonical(a) FROM audit_log a WHERE seq = :seq"), {"seq": seq}
+async def test_rows_are_numbered_chained_and_verify(session: AsyncSession) -> None:
+    events = await _three_events(session)
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert events[0].prev_hash == audit.GENESIS_HASH
+    assert events[1].prev_hash == events[0].row_hash
+    result = await audit.verify_chain(session)
+    assert result.ok, result
+    assert result.rows_checked == 3
+    assert result.head_seq == 3 and result.head_hash == events[2].row_hash.hex()
+
+
+async def test_python_and_database_canonical_forms_agree(session: AsyncSession) -> None:
+    """Two independent implementations of one format: any drift shows up here."""
+    await _three_events(session)
+    for row in await audit_repo.chain_batch(session, 0, 10):
+        in_db = await session.scalar(
+            text("SELECT orca_audit_canonical(a) FROM audit_log a WHERE seq = :s"), {"s": row.seq}
+        )
+        assert audit.canonical(row) == str(in_db).encode()
+
+
+async def test_the_caller_cannot_choose_the_time_or_id(session: AsyncSession) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO audit_log (id, occurred_at, action, outcome, prev_hash, row_hash) "
+            "VALUES ('00000000-0000-0000-0000-000000000001', '2001-01-01', 'forged', "
+            "'success', '\\x00', '\\x00')"
+        )
     )
-    return str(value).encode()
-
-
-async def test_rows_are_numbered_and_chained(session: AsyncSession) -> None:
-    first = await audit.record(
-        session,
-        "user.login",
-        actor_username="alice",
-        client_ip="127.0.0.1",
-        details={"method": "password"},
-    )
-    second = await audit.record(session, "job.create", target_type="job", target_id="j1")
-    assert second.seq == first.seq + 1
-    assert second.prev_hash == first.row_hash
-    for event in (first, second):
-        expected = hashlib.sha256(event.prev_hash + await _canonical(session, event.seq))
-        assert event.row_hash == expected.digest()
-    assert (await _chain(session))[-1].action == "job.create"
+    row = (
+        await session.execute(select(AuditEvent).where(AuditEvent.action == "forged"))
+    ).scalar_one()
+    assert str(row.id) != "00000000-0000-0000-0000-000000000001"
+    assert abs(row.occurred_at - datetime.now(UTC)) < timedelta(minutes=5)
+    assert row.prev_hash == audit.GENESIS_HASH and len(row.row_hash) == 32
+    assert (await audit.verify_chain(session)).ok
 
 
 @pytest.mark.parametrize(
     "statement",
-    [
-        "UPDATE audit_log SET action = 'forged'",
-        "DELETE FROM audit_log",
-        "TRUNCATE audit_log",
-    ],
+    ["UPDATE audit_log SET action = 'forged'", "DELETE FROM audit_log", "TRUNCATE audit_log"],
 )
 async def test_history_cannot_be_rewritten(session: AsyncSession, statement: str) -> None:
     await audit.record(session, "user.login")
-    await session.flush()
     with pytest.raises(DBAPIError, match="append-only"):
         async with session.begin_nested():
             await session.execute(text(statement))
-    assert any(e.action == "user.login" for e in await _chain(session))
+    assert (await audit.verify_chain(session)).rows_checked == 1
+
+
+async def test_an_edit_that_bypasses_the_triggers_is_detected(session: AsyncSession) -> None:
+    await _three_events(session)
+    # A superuser can switch triggers off; the chain still tells.
+    await session.execute(text("SET LOCAL session_replication_role = replica"))
+    await session.execute(
+        text('UPDATE audit_log SET details = \'{"method": "sso"}\' WHERE seq = 2')
+    )
+    result = await audit.verify_chain(session)
+    assert not result.ok
+    assert result.broken_at_seq == 2 and result.rows_checked == 1
+    assert result.problem == "row_hash does not match the row's contents"
+
+
+async def test_a_removed_row_is_detected(session: AsyncSession) -> None:
+    await _three_events(session)
+    await session.execute(text("SET LOCAL session_replication_role = replica"))
+    await session.execute(text("DELETE FROM audit_log WHERE seq = 2"))
+    result = await audit.verify_chain(session)
+    assert not result.ok and result.broken_at_seq == 3
+    assert result.problem == "rows 2..2 are missing"
+
+
+async def test_inserts_outside_read_committed_are_refused(fresh_database_url: str) -> None:
+    engine = create_async_engine(fresh_database_url, isolation_level="REPEATABLE READ")
+    try:
+        async with AsyncSession(engine) as session:
+            with pytest.raises(DBAPIError, match="need READ COMMITTED isolation"):
+                await audit.record(session, "user.login")
+    finally:
+        await engine.dispose()
 
 
 async def test_concurrent_writers_still_form_one_chain(fresh_database_url: str) -> None:
-    """Many transactions appending at once: seq stays gapless and every link holds."""
     engine = create_async_engine(fresh_database_url, pool_size=10)
 
     async def writer(n: int) -> None:
@@ -72,13 +130,13 @@ async def test_concurrent_writers_still_form_one_chain(fresh_database_url: str) 
     try:
         await asyncio.gather(*(writer(n) for n in range(8)))
         async with AsyncSession(engine) as session:
-            rows = await _chain(session)
-            assert [r.seq for r in rows] == list(range(1, 41))
-            previous = bytes(32)
-            for row in rows:
-                assert row.prev_hash == previous
-                digest = hashlib.sha256(row.prev_hash + await _canonical(session, row.seq))
-                assert row.row_hash == digest.digest()
-                previous = row.row_hash
+            result = await audit.verify_chain(session, batch_size=7)  # several batches
+            assert result.ok and result.rows_checked == 40 and result.head_seq == 40
+            times = list(
+                (
+                    await session.execute(select(AuditEvent.occurred_at).order_by(AuditEvent.seq))
+                ).scalars()
+            )
+            assert times == sorted(times)  # time follows chain order
     finally:
         await engine.dispose()

@@ -293,6 +293,14 @@ class EmbeddedPostgres:
             with contextlib.suppress(FileNotFoundError):
                 pid_file.unlink()
 
+    def running_elsewhere(self) -> bool:
+        """True when a postmaster (started by another process) serves this data directory."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            return self._is_ours(psutil.Process(pid))
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return False
+
     def _is_ours(self, proc: psutil.Process) -> bool:
         """A postmaster serving exactly this data directory (`-D <data_dir>`)."""
         argv = proc.cmdline()

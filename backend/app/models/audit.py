@@ -16,8 +16,8 @@ class AuditEvent(Base):
     """One security event or state change.
 
     Append-only and hash-chained: triggers installed by the migration refuse UPDATE, DELETE and
-    TRUNCATE, number every row gaplessly (`seq`) and set `row_hash = sha256(prev_hash ||
-    canonical row)`, so any edit, removal or reordering breaks the chain.
+    TRUNCATE, assign `seq` (gapless), `id` and `occurred_at`, and set `row_hash =
+    sha256(prev_hash || canonical row)`, so an edit, removal or reordering breaks the chain.
     """
 
     __tablename__ = "audit_log"
@@ -33,7 +33,7 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(
         BigInteger, primary_key=True, autoincrement=False, server_default=FetchedValue()
     )
-    id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(unique=True, server_default=FetchedValue())
     occurred_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     actor_id: Mapped[uuid.UUID | None]
     actor_username: Mapped[str | None] = mapped_column(String(64))
