@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from app import __version__
 from app.api import health
 from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.errors import install_error_handlers
 from app.core.middleware import RequestIdMiddleware
 from app.core.redis import create_redis
@@ -24,13 +24,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         assert settings.database_url is not None and settings.redis_url is not None
-        engine = create_engine(
-            settings.database_url.get_secret_value(),
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            connect_timeout=settings.db_connect_timeout_seconds,
-            application_name="orca-api",
-        )
+        engine = engine_from_settings(settings, "orca-api")
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.redis = create_redis(settings.redis_url.get_secret_value())

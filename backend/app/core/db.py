@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -10,6 +11,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
 
 
 def create_engine(
@@ -33,6 +37,19 @@ def create_engine(
             "command_timeout": 60,
             "server_settings": {"application_name": application_name, "timezone": "UTC"},
         },
+    )
+
+
+def engine_from_settings(settings: Settings, application_name: str) -> AsyncEngine:
+    """The engine of a long-lived process (API, worker), sized and timed by the settings."""
+    settings.require("database_url")
+    assert settings.database_url is not None
+    return create_engine(
+        settings.database_url.get_secret_value(),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        application_name=application_name,
     )
 
 

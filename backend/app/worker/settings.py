@@ -14,7 +14,7 @@ from arq.worker import Worker
 
 from app import __version__
 from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.redis import arq_redis_settings
 from app.repositories import workers as workers_repo
 
@@ -60,14 +60,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        assert settings.database_url is not None
-        engine = create_engine(
-            settings.database_url.get_secret_value(),
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            connect_timeout=settings.db_connect_timeout_seconds,
-            application_name="orca-worker",
-        )
+        engine = engine_from_settings(settings, "orca-worker")
         ctx["engine"] = engine
         ctx["sessionmaker"] = create_sessionmaker(engine)
         ctx["worker_id"] = worker_id
