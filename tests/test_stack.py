@@ -233,3 +233,20 @@ def test_create_admin_borrows_the_database_of_a_running_up(
     )
     assert refused.returncode == 2
     assert "no `orca up` is running" in refused.stderr
+
+
+def test_a_damaged_secrets_file_is_never_regenerated(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
+    """Regenerating would orphan every credential encrypted with the old key: refuse instead."""
+    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env["ORCA_API_PORT"] = str(api_port)
+    home = Path(env["ORCA_HOME"])
+    home.mkdir(parents=True)
+    (home / "secrets.json").write_text('{"jwt_secret": "trunc')
+    proc = processes.start(["up"], env, "up-damaged")
+    assert proc.wait(60) == 1
+    output = proc.log_path.read_text()  # type: ignore[attr-defined]
+    assert f"error: {home / 'secrets.json'} is damaged" in output
+    assert "Traceback" not in output
+    assert (home / "secrets.json").read_text() == '{"jwt_secret": "trunc'

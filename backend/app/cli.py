@@ -50,7 +50,7 @@ def up() -> None:
     data under ORCA_HOME. Ctrl-C stops everything; running it again keeps the data.
     """
     from app.core.embedded import EmbeddedError
-    from app.core.home import HomeLocked
+    from app.core.home import HomeError
     from app.stack import Stack, StackError
 
     settings = _settings("up")
@@ -67,7 +67,7 @@ def up() -> None:
         if stack.stop_requested is None:
             _banner(settings, stack.home.path)
             stack.run_until_stopped()
-    except (StackError, EmbeddedError, HomeLocked) as exc:
+    except (StackError, EmbeddedError, HomeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         code = 1
     finally:
@@ -204,15 +204,17 @@ def _database_url(settings: Settings) -> str:
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     from app.core.embedded import EmbeddedPostgres
-    from app.core.home import Home
+    from app.core.home import Home, HomeError
 
     home = Home(settings.home)
-    port = home.read_state().get("postgres_port")
-    if home.secrets_file.exists() and port:
-        stored, _ = home.load_or_create_secrets()
-        server = EmbeddedPostgres(home.postgres_dir, password=stored.postgres_password, port=port)
-        if server.running_elsewhere():
-            return f"postgresql+asyncpg://orca:{stored.postgres_password}@127.0.0.1:{port}/orca"
+    if home.secrets_file.exists():
+        try:
+            stored = home.load_or_create_secrets()
+        except HomeError as exc:
+            _fail(str(exc))
+        server = EmbeddedPostgres(home.postgres_dir, password=stored.postgres_password)
+        if server.attach():
+            return server.url()
     _fail(
         "ORCA_DATABASE_URL is not set, and no `orca up` is running on "
         f"{home.path} to borrow the embedded database from"

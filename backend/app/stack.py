@@ -70,7 +70,7 @@ class Stack:
                     )
         self.home.create()
         self.home.lock()
-        stored, _ = self.home.load_or_create_secrets()
+        stored = self.home.load_or_create_secrets()
         _check_port_free(self.settings.api_host, self.settings.api_port)
         state = self.home.read_state()
 

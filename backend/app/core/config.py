@@ -213,10 +213,6 @@ class Settings(BaseSettings):
                     "development; production must provide it"
                 )
 
-    @property
-    def home_dir(self) -> Path:
-        return self.home.expanduser().resolve()
-
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]

@@ -112,7 +112,6 @@ def _spawn(
     log_path: Path,
     death_signal: int | None,
     user: str | None = None,
-    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     who = _Identity.of(user)
@@ -125,7 +124,6 @@ def _spawn(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=env,
             user=who.uid,
             group=who.gid,
             extra_groups=who.groups,
@@ -143,19 +141,21 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 def _stop_process(
     proc: psutil.Process | subprocess.Popen[bytes], first: int, timeout: float
 ) -> None:
-    """Send `first`; after `timeout` seconds, SIGKILL. Returns once the process is gone."""
-    pid = proc.pid
+    """Send `first`; after `timeout` seconds, SIGKILL. Returns once the process is gone.
+
+    Signals go through the process object, never a bare pid: psutil checks that the pid still
+    names the same process, and Popen will not signal a child it has already reaped.
+    """
     try:
-        os.kill(pid, first)
-    except ProcessLookupError:
-        return
-    try:
+        proc.send_signal(first)
         proc.wait(timeout)
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        return
     except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
-        log.warning("process %s did not stop within %.0fs; killing it", pid, timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        proc.wait(10)
+        log.warning("process %s did not stop within %.0fs; killing it", proc.pid, timeout)
+        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+            proc.kill()
+            proc.wait(10)
 
 
 def _leftover(pid_file: Path, is_ours: Callable[[psutil.Process], bool]) -> psutil.Process | None:
@@ -164,29 +164,94 @@ def _leftover(pid_file: Path, is_ours: Callable[[psutil.Process], bool]) -> psut
     A pid file naming a dead process, or a process that is not ours (the pid was reused, or it
     is another server of the same kind), is stale: it is removed and None is returned.
     """
-    try:
-        pid = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+    proc = _running(pid_file, is_ours)
+    if proc is None:
+        log.info("removing stale pid file %s (its process is gone or is not ours)", pid_file)
         with contextlib.suppress(FileNotFoundError):
             pid_file.unlink()
-        return None
+    return proc
+
+
+def _running(pid_file: Path, is_ours: Callable[[psutil.Process], bool]) -> psutil.Process | None:
+    """The live process named on the pid file's first line, if `is_ours` recognises it."""
     try:
-        proc = psutil.Process(pid)
+        proc = psutil.Process(int(pid_file.read_text().split()[0]))
         if proc.status() != psutil.STATUS_ZOMBIE and is_ours(proc):
             return proc
-    except psutil.Error:
+    except (OSError, ValueError, IndexError, psutil.Error):
         pass
-    log.info("removing stale pid file %s (process %s is gone)", pid_file, pid)
-    with contextlib.suppress(FileNotFoundError):
-        pid_file.unlink()
     return None
+
+
+class _Server:
+    """What both embedded servers share: their process, a port kept across restarts, and stop."""
+
+    name = ""
+    stop_signal = signal.SIGTERM
+
+    def __init__(
+        self,
+        data_dir: Path,
+        password: str,
+        port: int | None,
+        log_path: Path,
+        die_with_parent: bool,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.password = password
+        self.preferred_port = port
+        self.port: int | None = None
+        self.log_path = log_path.resolve()
+        self.die_with_parent = die_with_parent
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc and self.proc.poll() is None else None
+
+    def _launch_on_a_free_port(self, launch: Callable[[], bool]) -> None:
+        """Run `launch` on the remembered port, or a new one if that is taken (it can be taken
+        between choosing and binding, hence the retries)."""
+        for _ in range(3):
+            self.port = free_port(self.preferred_port)
+            if launch():
+                self.preferred_port = self.port  # a restart keeps the URL clients hold
+                return
+            self.preferred_port = None
+        raise EmbeddedError(
+            f"{self.name} did not start; its log ({self.log_path}) ends:\n"
+            + _log_tail(self.log_path)
+        )
+
+    def _spawn(self, argv: list[str], user: str | None = None) -> subprocess.Popen[bytes]:
+        self.proc = _spawn(
+            argv,
+            log_path=self.log_path,
+            death_signal=self.stop_signal if self.die_with_parent else None,
+            user=user,
+        )
+        return self.proc
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            _stop_process(self.proc, self.stop_signal, timeout)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the server (tests use it to leave a stale state behind)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(_Server):
     """A PostgreSQL server whose data lives in `data_dir`."""
+
+    name = "PostgreSQL"
+    stop_signal = signal.SIGINT  # PostgreSQL's "fast shutdown": ends sessions, checkpoints
 
     def __init__(
         self,
@@ -198,14 +263,14 @@ class EmbeddedPostgres:
         log_path: Path | None = None,
         die_with_parent: bool = True,
     ) -> None:
-        self.data_dir = data_dir.resolve()
-        self.password = password
-        self.preferred_port = port
-        self.port: int | None = None
+        super().__init__(
+            data_dir,
+            password,
+            port,
+            log_path or data_dir.resolve().parent / "postgres.log",
+            die_with_parent,
+        )
         self.user = user
-        self.log_path = (log_path or self.data_dir.parent / "postgres.log").resolve()
-        self.die_with_parent = die_with_parent
-        self.proc: subprocess.Popen[bytes] | None = None
         self.bin_dir = postgres_bin_dir()
         self.system_user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
 
@@ -217,28 +282,14 @@ class EmbeddedPostgres:
             f"@127.0.0.1:{self.port}/{database}"
         )
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc and self.proc.poll() is None else None
-
     def start(self, timeout: float = 60.0) -> None:
         if self.system_user:
             self._prepare_for_root()
         self._stop_leftover()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-        last_error = ""
-        for _ in range(3):  # the chosen port can be taken between choosing and binding
-            self.port = free_port(self.preferred_port)
-            if self._try_start(timeout):
-                self._ensure_database("orca")
-                self.preferred_port = self.port  # a restart keeps the URL clients hold
-                return
-            last_error = _log_tail(self.log_path)
-            self.preferred_port = None
-        raise EmbeddedError(
-            f"PostgreSQL did not start; its log ({self.log_path}) ends:\n{last_error}"
-        )
+        self._launch_on_a_free_port(lambda: self._try_start(timeout))
+        self._ensure_database("orca")
 
     def _try_start(self, timeout: float) -> bool:
         argv = [
@@ -256,16 +307,10 @@ class EmbeddedPostgres:
             "-c",
             "timezone=UTC",
         ]
-        # SIGINT is PostgreSQL's "fast shutdown": it ends sessions and checkpoints cleanly.
-        self.proc = _spawn(
-            argv,
-            log_path=self.log_path,
-            death_signal=signal.SIGINT if self.die_with_parent else None,
-            user=self.system_user,
-        )
+        proc = self._spawn(argv, user=self.system_user)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if proc.poll() is not None:
                 return False
             if self._postmaster_status() == "ready":
                 return True
@@ -289,17 +334,22 @@ class EmbeddedPostgres:
         proc = _leftover(pid_file, self._is_ours)
         if proc is not None:
             log.warning("stopping PostgreSQL left running by an earlier run (pid %s)", proc.pid)
-            _stop_process(proc, signal.SIGINT, 60)
+            _stop_process(proc, self.stop_signal, 60)
             with contextlib.suppress(FileNotFoundError):
                 pid_file.unlink()
 
-    def running_elsewhere(self) -> bool:
-        """True when a postmaster (started by another process) serves this data directory."""
-        try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
-            return self._is_ours(psutil.Process(pid))
-        except (OSError, ValueError, IndexError, psutil.Error):
+    def attach(self) -> bool:
+        """Use a postmaster another process started on this data directory, if one runs.
+
+        Its port is the fourth line of postmaster.pid."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if _running(pid_file, self._is_ours) is None:
             return False
+        try:
+            self.port = int(pid_file.read_text().splitlines()[3])
+        except (OSError, ValueError, IndexError):
+            return False
+        return True
 
     def _is_ours(self, proc: psutil.Process) -> bool:
         """A postmaster serving exactly this data directory (`-D <data_dir>`)."""
@@ -402,11 +452,6 @@ class EmbeddedPostgres:
                     "could not create the database: " + created.stderr.decode()[-500:]
                 )
 
-    def create_database(self, name: str) -> str:
-        """Create another database on this server (tests use it); returns its URL."""
-        self._ensure_database(name)
-        return self.url(name)
-
     def _prepare_for_root(self) -> None:
         """PostgreSQL refuses to run as root: run it as a system user that can reach its files."""
         assert self.system_user is not None
@@ -438,25 +483,15 @@ class EmbeddedPostgres:
         if self.data_dir.exists():
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
 
-    def stop(self, timeout: float = 60.0) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            _stop_process(self.proc, signal.SIGINT, timeout)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL the postmaster (tests use it to leave a stale state behind)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
 
 # -- Redis -----------------------------------------------------------------------------------
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(_Server):
     """A Redis server whose data (append-only file and snapshot) lives in `data_dir`."""
+
+    name = "Redis"
+    stop_signal = signal.SIGTERM  # Redis flushes its append-only file and exits
 
     def __init__(
         self,
@@ -467,13 +502,13 @@ class EmbeddedRedis:
         log_path: Path | None = None,
         die_with_parent: bool = True,
     ) -> None:
-        self.data_dir = data_dir.resolve()
-        self.password = password
-        self.preferred_port = port
-        self.port: int | None = None
-        self.log_path = (log_path or self.data_dir.parent / "redis.log").resolve()
-        self.die_with_parent = die_with_parent
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            data_dir,
+            password,
+            port,
+            log_path or data_dir.resolve().parent / "redis.log",
+            die_with_parent,
+        )
         self.config_path = self.data_dir / "redis.conf"
         self.pid_file = self.data_dir / "redis.pid"
 
@@ -481,10 +516,6 @@ class EmbeddedRedis:
         if self.port is None:
             raise EmbeddedError("Redis is not running")
         return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{db}"
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc and self.proc.poll() is None else None
 
     def _write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -517,23 +548,14 @@ class EmbeddedRedis:
             leftover = _leftover(self.pid_file, self._is_ours)
             if leftover is not None:
                 log.warning("stopping Redis left running by an earlier run (pid %s)", leftover.pid)
-                _stop_process(leftover, signal.SIGTERM, 30)
-        last_error = ""
-        for _ in range(3):
-            self.port = free_port(self.preferred_port)
+                _stop_process(leftover, self.stop_signal, 30)
+
+        def launch() -> bool:
             self._write_config()
-            # SIGTERM makes Redis flush its append-only file and exit cleanly.
-            self.proc = _spawn(
-                [str(redis_server_binary()), str(self.config_path)],
-                log_path=self.log_path,
-                death_signal=signal.SIGTERM if self.die_with_parent else None,
-            )
-            if self._wait_ready(timeout):
-                self.preferred_port = self.port
-                return
-            last_error = _log_tail(self.log_path)
-            self.preferred_port = None
-        raise EmbeddedError(f"Redis did not start; its log ({self.log_path}) ends:\n{last_error}")
+            self._spawn([str(redis_server_binary()), str(self.config_path)])
+            return self._wait_ready(timeout)
+
+        self._launch_on_a_free_port(launch)
 
     def _wait_ready(self, timeout: float) -> bool:
         import redis
@@ -567,15 +589,3 @@ class EmbeddedRedis:
         raise EmbeddedError(
             f"Redis did not become ready within {timeout:.0f}s; see {self.log_path}"
         )
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            _stop_process(self.proc, signal.SIGTERM, timeout)
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)

@@ -14,7 +14,11 @@ from typing import IO, Any
 from cryptography.fernet import Fernet
 
 
-class HomeLocked(RuntimeError):
+class HomeError(RuntimeError):
+    """ORCA_HOME cannot be used; the message says why and what to do."""
+
+
+class HomeLocked(HomeError):
     pass
 
 
@@ -69,14 +73,20 @@ class Home:
             self._lock_handle.close()
             self._lock_handle = None
 
-    def load_or_create_secrets(self) -> tuple[GeneratedSecrets, bool]:
-        """The stored secrets, or new ones written now. Returns (secrets, created)."""
-        if self.secrets_file.exists():
-            data = json.loads(self.secrets_file.read_text())
-            return GeneratedSecrets(**data), False
-        generated = GeneratedSecrets()
-        _write_private(self.secrets_file, json.dumps(asdict(generated), indent=2))
-        return generated, True
+    def load_or_create_secrets(self) -> GeneratedSecrets:
+        """The stored secrets, or new ones written now."""
+        if not self.secrets_file.exists():
+            generated = GeneratedSecrets()
+            _write_private(self.secrets_file, json.dumps(asdict(generated), indent=2))
+            return generated
+        try:
+            return GeneratedSecrets(**json.loads(self.secrets_file.read_text()))
+        except (ValueError, TypeError):
+            # Never regenerate: the encryption key in it is what decrypts stored credentials.
+            raise HomeError(
+                f"{self.secrets_file} is damaged (not the JSON orca up wrote); restore it from "
+                "a backup, or move ORCA_HOME away to start afresh"
+            ) from None
 
     def read_state(self) -> dict[str, Any]:
         try:

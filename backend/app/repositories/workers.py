@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -46,10 +46,3 @@ async def live(session: AsyncSession, ttl_seconds: float) -> list[WorkerHeartbea
         .order_by(WorkerHeartbeat.started_at)
     )
     return list(result.scalars())
-
-
-async def prune(session: AsyncSession, older_than: datetime) -> int:
-    result = await session.execute(
-        delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < older_than)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
