@@ -70,3 +70,14 @@ def test_migrate_without_a_database_says_so(orca_env: dict[str, str], tmp_path: 
     result = _orca(["migrate"], env)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ORCA_DATABASE_URL is not set")
+
+
+def test_an_unreachable_database_is_one_line(orca_env: dict[str, str]) -> None:
+    from app.core.embedded import free_port
+
+    env = {**orca_env, "ORCA_DATABASE_URL": f"postgresql://orca:pw@127.0.0.1:{free_port()}/orca"}
+    for args in (["migrate"], ["create-admin", "erin"]):
+        result = _orca(args, env)
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: cannot use the database (")
+        assert "Traceback" not in result.stderr and ":pw@" not in result.stderr

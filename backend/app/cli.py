@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -144,7 +146,8 @@ def migrate(
 
     settings = _settings("migrate")
     url = _database_url(settings)
-    migrations.upgrade(url, revision)
+    with _database_errors():
+        migrations.upgrade(url, revision)
     typer.echo(f"database migrated to {revision}", err=True)
 
 
@@ -156,7 +159,7 @@ def create_admin(
     ] = False,
 ) -> None:
     """Create an admin account. Without --password-stdin a password is generated and printed."""
-    from app.core.db import create_engine, create_sessionmaker
+    from app.core.db import run_once
     from app.core.errors import Conflict
     from app.services import users as users_service
 
@@ -166,18 +169,11 @@ def create_admin(
     if password_stdin and not given:
         _fail("no password on standard input")
 
-    async def create() -> str:
-        engine = create_engine(url, pool_size=1, max_overflow=0)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                _, password = await users_service.create_admin(session, username, given)
-                await session.commit()
-                return password
-        finally:
-            await engine.dispose()
-
     try:
-        password = asyncio.run(create())
+        with _database_errors():
+            _, password = asyncio.run(
+                run_once(url, lambda session: users_service.create_admin(session, username, given))
+            )
     except Conflict as exc:
         _fail(exc.message)
     typer.echo(f"admin {username!r} created")
@@ -197,6 +193,18 @@ def generate_key() -> None:
 def version() -> None:
     """Print Orca's version."""
     typer.echo(__version__)
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """Turn "cannot reach or use the database" into one line instead of a traceback."""
+    from app.core.db import DATABASE_ERRORS
+    from app.core.errors import safe_reason
+
+    try:
+        yield
+    except DATABASE_ERRORS as exc:
+        _fail(f"cannot use the database ({safe_reason(exc)}); check ORCA_DATABASE_URL")
 
 
 def _database_url(settings: Settings) -> str:

@@ -20,13 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
-import asyncpg
-from sqlalchemy.exc import SQLAlchemyError
-
 from app.core import migrations
 from app.core.config import Environment, Settings
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import DATABASE_ERRORS, run_once
 from app.core.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
+from app.core.errors import safe_reason
 from app.core.home import Home
 from app.services import users as users_service
 
@@ -109,14 +107,12 @@ class Stack:
         self.out("Applying database migrations ...")
         try:
             migrations.upgrade(self.database_url)
-            admin_password = asyncio.run(self._ensure_admin())
-        except (OSError, SQLAlchemyError, asyncpg.PostgresError) as exc:
-            # Class and errno text only: driver messages can echo connection details.
-            reason = type(exc).__name__ + (
-                f": {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else ""
+            admin_password = asyncio.run(
+                run_once(self.database_url, users_service.ensure_first_admin)
             )
+        except DATABASE_ERRORS as exc:
             raise StackError(
-                f"cannot prepare the database ({reason}); check "
+                f"cannot prepare the database ({safe_reason(exc)}); check "
                 "ORCA_DATABASE_URL and that PostgreSQL is reachable"
             ) from exc
 
@@ -132,16 +128,6 @@ class Stack:
                 stop_timeout=40,
             )
         return admin_password
-
-    async def _ensure_admin(self) -> str | None:
-        engine = create_engine(self.database_url, pool_size=1, max_overflow=0)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                password = await users_service.ensure_first_admin(session)
-                await session.commit()
-                return password
-        finally:
-            await engine.dispose()
 
     def _child_env(self, jwt_secret: str, encryption_keys: list[str]) -> dict[str, str]:
         env = dict(os.environ)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +16,11 @@ from sqlalchemy.ext.asyncio import (
 
 if TYPE_CHECKING:
     from app.core.config import Settings
+
+T = TypeVar("T")
+
+# What a command-line tool catches to say "cannot reach or use the database" in one line.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (OSError, SQLAlchemyError, asyncpg.PostgresError)
 
 
 def create_engine(
@@ -69,3 +76,15 @@ async def session_scope(
             raise
         else:
             await session.commit()
+
+
+async def run_once(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on a throwaway engine (CLI and start-up tasks)."""
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()

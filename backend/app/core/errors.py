@@ -95,6 +95,14 @@ _HTTP_CODES = {
 }
 
 
+def safe_reason(exc: BaseException) -> str:
+    """Class name and errno text only: driver messages can echo URLs, users or passwords."""
+    reason = type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        reason += f": {exc.strerror}"
+    return reason
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.errors import safe_reason
 from app.repositories import workers as workers_repo
 
 
@@ -30,21 +31,13 @@ async def _timed(probe: Callable[[], Awaitable[dict[str, Any]]], limit: float) -
     except TimeoutError:
         return Check(False, _ms(started), f"no answer within {limit:g}s")
     except Exception as exc:  # any failure to reach it means "not ready"; say which kind
-        return Check(False, _ms(started), _describe(exc))
+        return Check(False, _ms(started), safe_reason(exc))
     ok = bool(info.pop("ok", True))
     return Check(ok, _ms(started), None if ok else info.pop("error", "failed"), info)
 
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-def _describe(exc: BaseException) -> str:
-    # Class names and errno-style reasons only: exception text can carry connection URLs.
-    reason = type(exc).__name__
-    if isinstance(exc, OSError) and exc.strerror:
-        reason += f": {exc.strerror}"
-    return reason
 
 
 async def readiness(
