@@ -121,7 +121,10 @@ def api() -> None:
         port=settings.api_port,
         log_config=None,
         access_log=False,
-        proxy_headers=False,
+        # Forwarded headers are believed only from the configured proxies: anyone else could
+        # pick their own address and dodge the per-address login limit.
+        proxy_headers=settings.trusted_proxies is not None,
+        forwarded_allow_ips=settings.trusted_proxies or "",
         server_header=False,
         timeout_graceful_shutdown=10,
     )

@@ -8,14 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import health
+from app.api import audit, auth, grants, groups, health, systems, teams, users
+from app.auth.dependencies import API_PREFIX
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.errors import install_error_handlers
 from app.core.middleware import RequestIdMiddleware
 from app.core.redis import create_redis
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,4 +46,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    for module in (auth, users, teams, groups, grants, systems, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
     return app

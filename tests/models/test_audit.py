@@ -10,30 +10,35 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from app.core.context import client_context, client_var
 from app.models import AuditEvent
 from app.repositories import audit as audit_repo
 from app.services import audit
 
 
 async def _three_events(session: AsyncSession) -> list[AuditEvent]:
-    return [
-        await audit.record(
+    """Rows with and without a client address and user agent (the user agent joined the
+    canonical form later, only when present)."""
+    token = client_var.set(client_context("127.0.0.1", 'curl/8.0 "quoted" \u00e9'))
+    try:
+        first = await audit.record(
             session,
             "user.login",
             actor_username="alice",
-            client_ip="127.0.0.1",
             details={"method": "password", "b": 1, "aa": [1, None, True]},
-        ),
-        await audit.record(
+        )
+        client_var.set(client_context("2001:db8::1", None))
+        second = await audit.record(
             session,
             "job.create",
             target_type="job",
             target_id="j1",
-            client_ip="2001:db8::1",
             details={"script": 'echo "héllo"\n\tbye\\ \u0001', "nested": {"z": 1, "a": 2}},
-        ),
-        await audit.record(session, "user.logout", actor_username="Zoë 🐋"),
-    ]
+        )
+    finally:
+        client_var.reset(token)
+    third = await audit.record(session, "user.logout", actor_username="Zoë 🐋")
+    return [first, second, third]
 
 
 async def test_rows_are_numbered_chained_and_verify(session: AsyncSession) -> None:
@@ -41,6 +46,8 @@ async def test_rows_are_numbered_chained_and_verify(session: AsyncSession) -> No
     assert [e.seq for e in events] == [1, 2, 3]
     assert events[0].prev_hash == audit.GENESIS_HASH
     assert events[1].prev_hash == events[0].row_hash
+    assert events[0].user_agent == 'curl/8.0 "quoted" é'
+    assert str(events[1].client_ip) == "2001:db8::1" and events[1].user_agent is None
     result = await audit.verify_chain(session)
     assert result.ok, result
     assert result.rows_checked == 3

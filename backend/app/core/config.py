@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -90,6 +91,43 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(
         7 * 86400, ge=300, le=90 * 86400, description="Lifetime of a refresh token."
     )
+    session_max_seconds: int = Field(
+        30 * 86400,
+        ge=300,
+        le=365 * 86400,
+        description="A login's refresh tokens stop rotating this long after the password was "
+        "typed, however active the session: then the user logs in again.",
+    )
+    password_min_length: int = Field(
+        12, ge=8, le=128, description="Shortest password accepted for an account."
+    )
+    login_max_failures_per_user: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed logins for one username within ORCA_LOGIN_LOCKOUT_SECONDS before "
+        "further attempts get 429 (counted in Redis, across API replicas).",
+    )
+    login_max_failures_per_ip: int = Field(
+        50,
+        ge=1,
+        le=100000,
+        description="Failed logins from one client address within ORCA_LOGIN_LOCKOUT_SECONDS "
+        "before further attempts get 429.",
+    )
+    login_lockout_seconds: int = Field(
+        900,
+        ge=1,
+        le=86400,
+        description="Window in which failed logins are counted; a locked username or address "
+        "is free again when it ends.",
+    )
+    trusted_proxies: str | None = Field(
+        None,
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For is believed (for client IPs in the audit log and login limits). Unset: "
+        "the peer address is the client.",
+    )
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated Fernet keys for credential secrets; the first encrypts, "
@@ -148,6 +186,19 @@ class Settings(BaseSettings):
         if value not in {"HS256", "HS384", "HS512"}:
             raise ValueError("must be one of HS256, HS384, HS512")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        for part in parts:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network") from None
+        return ",".join(parts)
 
     @field_validator("log_level")
     @classmethod

@@ -67,12 +67,18 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def session_scope(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """Yield a session; commit once if the caller finished without error, else roll back."""
+    """Yield a session; commit once if the caller finished without error, else roll back.
+
+    An error marked `keep_changes` (see core/errors.py) commits what was written before it.
+    """
     async with sessionmaker() as session:
         try:
             yield session
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            if getattr(exc, "keep_changes", False):
+                await session.commit()
+            else:
+                await session.rollback()
             raise
         else:
             await session.commit()

@@ -28,10 +28,14 @@ class OrcaError(Exception):
         *,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         self.message = message or self.default_message
         self.details = details
         self.headers = headers
+        # A refusal that is itself a recorded fact (a failed login's audit row, a token family
+        # revoked on reuse): the request's transaction commits before the error is sent.
+        self.keep_changes = keep_changes
         super().__init__(self.message)
 
 

@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id for every request, echoed back and put on every log line."""
+"""ASGI middleware: a request id for every request, echoed back and put on every log line; the
+client's address and user agent for the audit trail."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.context import client_context, client_var
 from app.core.logging import request_id_var
 
 log = logging.getLogger("orca.access")
@@ -34,6 +36,12 @@ class RequestIdMiddleware:
         request_id = supplied if _VALID_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        user_agent = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"user-agent"), None
+        )
+        client_token = client_var.set(
+            client_context((scope.get("client") or (None, 0))[0], user_agent)
+        )
         started = time.perf_counter()
         status = 500
 
@@ -62,3 +70,4 @@ class RequestIdMiddleware:
                     },
                 )
             request_id_var.reset(token)
+            client_var.reset(client_token)

@@ -4,12 +4,27 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, FetchedValue, Index, LargeBinary, String, text
+from sqlalchemy import (
+    BigInteger,
+    FetchedValue,
+    Index,
+    LargeBinary,
+    String,
+    column,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.base import Base, str_enum
 from app.models.enums import AuditOutcome
+
+
+def search_text(*columns: Any) -> ColumnElement[str]:
+    """The text free-text search looks through (who, what, on what, details), as indexed."""
+    return func.orca_audit_search_text(*columns)
 
 
 class AuditEvent(Base):
@@ -27,6 +42,20 @@ class AuditEvent(Base):
         Index("ix_audit_log_actor_id_occurred_at", "actor_id", text("occurred_at DESC")),
         Index("ix_audit_log_action_occurred_at", "action", text("occurred_at DESC")),
         Index("ix_audit_log_target", "target_type", "target_id"),
+        # Free-text search (`q`) is a trigram match on orca_audit_search_text(), a function
+        # created by migration 0002; `search_text()` below calls it the same way.
+        Index(
+            "ix_audit_log_search",
+            search_text(
+                column("actor_username"),
+                column("action"),
+                column("target_type"),
+                column("target_id"),
+                column("details"),
+            ).label("search"),
+            postgresql_using="gin",
+            postgresql_ops={"search": "gin_trgm_ops"},
+        ),
     )
 
     # Assigned by the chain trigger, not by a sequence, so chain order and numbering agree.
@@ -39,6 +68,7 @@ class AuditEvent(Base):
     actor_username: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(INET)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[AuditOutcome] = mapped_column(str_enum(AuditOutcome, "audit_outcome"))
     target_type: Mapped[str | None] = mapped_column(String(64))

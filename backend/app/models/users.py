@@ -42,6 +42,8 @@ class RefreshToken(UUIDPrimaryKey, CreatedAt, Base):
     family_id: Mapped[uuid.UUID]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
+    # The whole family ends here however often it rotates: a login lasts at most this long.
+    family_expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     replaced_by_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -2,44 +2,87 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import re
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.context import current_client
 from app.core.logging import request_id_var
 from app.models import AuditEvent
 from app.models.enums import AuditOutcome
 from app.repositories import audit as audit_repo
+from app.repositories.audit import AuditFilter
+from app.repositories.pagination import Order, Page, keyset_page
+
+
+class Actor(Protocol):
+    """Who did it: a User row or the request's Principal."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def username(self) -> str: ...
+
+
+# Keys whose values never enter the audit log, wherever they sit in the details.
+_SECRET_KEY = re.compile(
+    r"pass(word|phrase)?|secret|token|private[_-]?key|authorization|cookie|api[_-]?key",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+
+def scrub(value: Any) -> Any:
+    """A copy of `value` with the value of every secret-looking key replaced."""
+    if isinstance(value, dict):
+        return {
+            str(key): REDACTED if _SECRET_KEY.search(str(key)) else scrub(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    return value
 
 
 async def record(
     session: AsyncSession,
     action: str,
     *,
-    outcome: AuditOutcome = AuditOutcome.success,
-    actor_id: uuid.UUID | None = None,
+    actor: Actor | None = None,
     actor_username: str | None = None,
-    client_ip: str | None = None,
+    outcome: AuditOutcome = AuditOutcome.success,
     target_type: str | None = None,
-    target_id: str | None = None,
+    target_id: object = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    """Append one audit row in the caller's transaction.
+
+    The client's address, user agent and the request id come from the request context. Pass
+    `actor_username` alone for an actor with no account (the CLI, an unknown login name).
+    """
+    client = current_client()
     event = AuditEvent(
         action=action,
         outcome=outcome,
-        actor_id=actor_id,
-        actor_username=actor_username,
-        client_ip=client_ip,
+        actor_id=actor.id if actor is not None else None,
+        actor_username=(actor.username if actor is not None else actor_username),
+        client_ip=client.ip,
+        user_agent=client.user_agent,
         request_id=request_id_var.get(),
         target_type=target_type,
-        target_id=target_id,
-        details=details or {},
+        target_id=str(target_id) if target_id is not None else None,
+        details=scrub(details or {}),
     )
     return await audit_repo.append(session, event)
 
@@ -84,6 +127,9 @@ def canonical(row: Row[Any]) -> bytes:
         _json(row.target_id),
         row.details_text,
     ]
+    # Added in migration 0002, and only when present, so older rows hash as they always did.
+    if row.user_agent is not None:
+        items.append(_json(row.user_agent))
     return ("[" + ", ".join(items) + "]").encode()
 
 
@@ -106,3 +152,85 @@ async def verify_chain(session: AsyncSession, batch_size: int = 5000) -> ChainVe
             previous_hash, previous_seq = bytes(row.row_hash), row.seq
             checked += 1
     return ChainVerification(True, checked, previous_seq, previous_hash.hex())
+
+
+NEWEST_FIRST = Order.of("-seq", AuditEvent.seq)
+OLDEST_FIRST = Order.of("seq", AuditEvent.seq)
+SORTS = {"-seq": NEWEST_FIRST, "seq": OLDEST_FIRST}
+EXPORT_BATCH = 1000
+CSV_COLUMNS = (
+    "seq",
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "client_ip",
+    "user_agent",
+    "request_id",
+    "action",
+    "outcome",
+    "target_type",
+    "target_id",
+    "details",
+    "prev_hash",
+    "row_hash",
+)
+
+
+async def search(
+    session: AsyncSession, filters: AuditFilter, *, limit: int, cursor: str | None, sort: str
+) -> Page[AuditEvent]:
+    """A page of the log. No total: counting millions of rows on every page is not cheap."""
+    stmt = audit_repo.search(filters)
+    return await keyset_page(session, stmt, SORTS[sort], limit=limit, cursor=cursor, count=False)
+
+
+def _csv_cell(value: Any) -> str:
+    text = (
+        ""
+        if value is None
+        else (
+            json.dumps(value, ensure_ascii=False, sort_keys=True)
+            if isinstance(value, dict)
+            else str(value)
+        )
+    )
+    # A spreadsheet would run a cell starting with these as a formula (CSV injection).
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+async def export(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    filters: AuditFilter,
+    fmt: str,
+    as_dict: Callable[[AuditEvent], dict[str, Any]],
+) -> AsyncIterator[bytes]:
+    """Every matching row, oldest first, as CSV or NDJSON, fetched in batches each in its own
+    short transaction so that an export of millions of rows holds nothing open for long."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(CSV_COLUMNS)
+        yield buffer.getvalue().encode()
+    cursor: str | None = None
+    while True:
+        async with sessionmaker() as session:
+            page = await keyset_page(
+                session,
+                audit_repo.search(filters),
+                OLDEST_FIRST,
+                limit=EXPORT_BATCH,
+                cursor=cursor,
+                count=False,
+            )
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for event in page.items:
+            row = as_dict(event)
+            if fmt == "csv":
+                writer.writerow([_csv_cell(row[column]) for column in CSV_COLUMNS])
+            else:
+                buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
+        yield buffer.getvalue().encode()
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

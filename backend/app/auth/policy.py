@@ -1,0 +1,84 @@
+"""Who may do what: the one table from global roles to permissions, and grant levels.
+
+Two layers decide every request. The role says which kinds of action a user may take at all
+(`ROLE_PERMISSIONS`, checked by the route's gate). Object grants say where: a team's grant on a
+system group gives its members `view`, `execute` or `manage` on the systems in that group, and
+the services check that level object by object (`services/access.py`). An operator needs both
+the `jobs:run` permission and `execute` on every target.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.models.enums import GrantLevel, Role
+
+
+class Permission(StrEnum):
+    # Every signed-in user, on their own account and sessions.
+    account_self = "account:self"
+
+    users_read = "users:read"
+    users_manage = "users:manage"
+    teams_read = "teams:read"
+    teams_manage = "teams:manage"
+    # Groups and systems are readable by everyone, filtered to what their grants show them.
+    groups_read = "groups:read"
+    groups_manage = "groups:manage"
+    grants_read = "grants:read"
+    grants_manage = "grants:manage"
+    systems_read = "systems:read"
+
+    audit_read = "audit:read"
+    audit_export = "audit:export"
+    audit_verify = "audit:verify"
+
+
+_EVERYONE = frozenset({Permission.account_self, Permission.groups_read, Permission.systems_read})
+_READ_EVERYTHING = frozenset({Permission.users_read, Permission.teams_read, Permission.grants_read})
+_AUDIT = frozenset({Permission.audit_read, Permission.audit_export, Permission.audit_verify})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.admin: frozenset(Permission),
+    Role.operator: _EVERYONE,
+    Role.viewer: _EVERYONE,
+    Role.auditor: _EVERYONE | _READ_EVERYTHING | _AUDIT,
+}
+
+# Roles that see every system and group without a grant (admin to manage, auditor to read).
+GLOBAL_LEVEL: dict[Role, GrantLevel] = {
+    Role.admin: GrantLevel.manage,
+    Role.auditor: GrantLevel.view,
+}
+
+# The most a role can do with a grant, whatever level the grant says: a viewer granted
+# `execute` still only views.
+ROLE_LEVEL_CAP: dict[Role, GrantLevel] = {
+    Role.admin: GrantLevel.manage,
+    Role.operator: GrantLevel.manage,
+    Role.viewer: GrantLevel.view,
+    Role.auditor: GrantLevel.view,
+}
+
+LEVEL_RANK: dict[GrantLevel, int] = {
+    GrantLevel.view: 1,
+    GrantLevel.execute: 2,
+    GrantLevel.manage: 3,
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]
+
+
+def levels_at_least(level: GrantLevel) -> list[GrantLevel]:
+    """The grant levels that include `level` (execute → [execute, manage])."""
+    return [each for each, rank in LEVEL_RANK.items() if rank >= LEVEL_RANK[level]]
+
+
+def capped(role: Role, level: GrantLevel | None) -> GrantLevel | None:
+    """A grant's level as far as the role lets it reach."""
+    if level is None:
+        return None
+    cap = ROLE_LEVEL_CAP[role]
+    return level if LEVEL_RANK[level] <= LEVEL_RANK[cap] else cap

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import System, SystemGroup, SystemGroupMember
+from app.models.enums import HealthStatus, SystemKind
+from app.repositories.filters import contains
+
+
+def search(
+    *,
+    visible: ColumnElement[bool],
+    q: str | None = None,
+    kind: SystemKind | None = None,
+    health: HealthStatus | None = None,
+    group_id: uuid.UUID | None = None,
+    labels: dict[str, str] | None = None,
+) -> Select[System]:
+    stmt = select(System).where(visible)
+    if q:
+        stmt = stmt.where(contains(q, System.name, System.host, System.description))
+    if kind is not None:
+        stmt = stmt.where(System.kind == kind)
+    if health is not None:
+        stmt = stmt.where(System.health_status == health)
+    if group_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                SystemGroupMember.system_id == System.id, SystemGroupMember.group_id == group_id
+            )
+        )
+    if labels:
+        stmt = stmt.where(System.labels.contains(labels))
+    return stmt
+
+
+async def get_visible(
+    session: AsyncSession, system_id: uuid.UUID, visible: ColumnElement[bool]
+) -> System | None:
+    result = await session.execute(select(System).where(System.id == system_id, visible))
+    return result.scalar_one_or_none()
+
+
+async def groups_of(
+    session: AsyncSession, system_ids: list[uuid.UUID], visible: ColumnElement[bool]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The groups (among those `visible`) each system belongs to."""
+    result = await session.execute(
+        select(SystemGroupMember.system_id, SystemGroupMember.group_id)
+        .join(SystemGroup, SystemGroup.id == SystemGroupMember.group_id)
+        .where(SystemGroupMember.system_id.in_(system_ids), visible)
+        .order_by(SystemGroup.name)
+    )
+    groups: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for system_id, group_id in result.all():
+        groups.setdefault(system_id, []).append(group_id)
+    return groups
