@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.app",
     "tests.fixtures.processes",
+    "tests.fixtures.auth",
 ]

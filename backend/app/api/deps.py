@@ -14,7 +14,9 @@ from app.core.db import session_scope
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(request.app.state.sessionmaker):
+    # A context manager, not `async for`: the endpoint's exception must reach session_scope
+    # itself, which decides between commit and rollback by it.
+    async with session_scope(request.app.state.sessionmaker) as session:
         yield session
 
 

@@ -246,7 +246,7 @@ async def change_password(
             details={"reason": "wrong current password"},
         )
         raise BadRequest(
-            "current_password is wrong",
+            "current_password does not match your current password",
             details=[{"field": "current_password", "message": "does not match"}],
             keep_changes=True,
         )
