@@ -81,3 +81,9 @@ def test_an_unreachable_database_is_one_line(orca_env: dict[str, str]) -> None:
         assert result.returncode == 2
         assert result.stderr.startswith("error: cannot use the database (")
         assert "Traceback" not in result.stderr and ":pw@" not in result.stderr
+
+
+def test_create_admin_refuses_a_weak_password(orca_env: dict[str, str]) -> None:
+    result = _orca(["create-admin", "carol", "--password-stdin"], orca_env, "short\n")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: the password must be at least 12 characters long"

@@ -162,6 +162,7 @@ def create_admin(
     ] = False,
 ) -> None:
     """Create an admin account. Without --password-stdin a password is generated and printed."""
+    from app.auth.passwords import policy_problem
     from app.core.db import run_once
     from app.core.errors import Conflict
     from app.services import users as users_service
@@ -171,6 +172,10 @@ def create_admin(
     given = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and not given:
         _fail("no password on standard input")
+    if given is not None and (
+        problem := policy_problem(given, username, settings.password_min_length)
+    ):
+        _fail(f"the password {problem}")
 
     try:
         with _database_errors():
@@ -182,6 +187,35 @@ def create_admin(
     typer.echo(f"admin {username!r} created")
     if given is None:
         typer.echo(f"password: {password}  (shown only this once)")
+
+
+audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain straight from the database, recomputing every hash;
+    exit 1 naming the first broken row."""
+    from app.core.db import run_once
+    from app.services import audit
+
+    settings = _settings("cli")
+    url = _database_url(settings)
+    with _database_errors():
+        result = asyncio.run(run_once(url, audit.verify_chain))
+    if result.ok:
+        typer.echo(
+            f"audit chain intact: {result.rows_checked} rows, head seq {result.head_seq}, "
+            f"head hash {result.head_hash}"
+        )
+        return
+    typer.echo(
+        f"audit chain BROKEN at seq {result.broken_at_seq}: {result.problem} "
+        f"({result.rows_checked} rows verified before it)",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 @cli.command("generate-key")
