@@ -51,6 +51,11 @@ def _probe_router() -> APIRouter:
         session.add(User(username="twin", password_hash="x"))
         return {"ok": True}
 
+    @router.post("/user-without-hash")
+    async def user_without_hash(session: SessionDep) -> dict[str, bool]:
+        session.add(User(username="nohash", password_hash=None))
+        return {"ok": True}
+
     @router.get("/crash")
     async def crash() -> None:
         raise RuntimeError("internal detail: password=hunter2 at /secret/path")
@@ -153,8 +158,13 @@ async def test_database_down_mid_request_is_503(test_services: TestServices) -> 
 
 
 async def test_a_failed_commit_is_not_reported_as_success(probe_client: httpx.AsyncClient) -> None:
-    """The session commits before the response is sent, so a refused commit is an error."""
+    """The session commits before the response is sent, so a refused commit is an error: a
+    uniqueness race is a 409 the client can act on, any other broken constraint a 500."""
     response = await probe_client.post("/_probe/users-twice")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert "retry" in response.json()["error"]["message"]
+    response = await probe_client.post("/_probe/user-without-hash")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
 

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("orca.errors")
@@ -84,6 +85,11 @@ class Unavailable(OrcaError):
     code = "unavailable"
     default_message = "A service Orca depends on is unavailable; retry shortly."
 
+
+_CONFLICT_STATES = {
+    "23505": "Another request just created the same thing; reload and retry.",
+    "23503": "A referenced object was just removed, or is still in use; reload and retry.",
+}
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -197,6 +203,15 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
         return _response(exc.status_code, code, message, None, getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # The services check uniqueness and references first, with messages naming the field;
+        # this answers the race where two requests pass that check at once.
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if state in _CONFLICT_STATES:
+            return _response(409, Conflict.code, _CONFLICT_STATES[state])
+        return await _unhandled(request, exc)
 
     # Starlette runs this handler outside every middleware, so it sets the request id header
     # itself.
