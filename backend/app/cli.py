@@ -194,20 +194,35 @@ cli.add_typer(audit_cli, name="audit")
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            help="SEQ:HASH of a head printed by an earlier verify (repeatable): catches a "
+            "rewrite that recomputed the later hashes, and rows cut from the end.",
+        ),
+    ] = None,
+) -> None:
     """Walk the audit log's hash chain straight from the database, recomputing every hash;
     exit 1 naming the first broken row."""
     from app.core.db import run_once
     from app.services import audit
 
+    try:
+        anchors = tuple(audit.Anchor.parse(each) for each in anchor or [])
+    except ValueError as exc:
+        _fail(f"--anchor: {exc}")
     settings = _settings("cli")
     url = _database_url(settings)
     with _database_errors():
-        result = asyncio.run(run_once(url, audit.verify_chain))
+        result = asyncio.run(
+            run_once(url, lambda session: audit.verify_chain(session, anchors=anchors))
+        )
     if result.ok:
         typer.echo(
-            f"audit chain intact: {result.rows_checked} rows, head seq {result.head_seq}, "
-            f"head hash {result.head_hash}"
+            f"audit chain intact: {result.rows_checked} rows; head (keep it, pass it back "
+            f"with --anchor): {result.head_seq}:{result.head_hash}"
         )
         return
     typer.echo(

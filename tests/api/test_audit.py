@@ -148,6 +148,14 @@ async def test_verify_reports_an_intact_chain_and_a_tampered_one(
     await _sample(session, auditor)
     report = (await client.get(f"{AUDIT}/verify", headers=auditor.headers)).json()
     assert report["ok"] is True and report["rows_checked"] == 4 and report["broken_at_seq"] is None
+    anchored = await client.get(
+        f"{AUDIT}/verify",
+        params={"anchor": f"{report['head_seq']}:{report['head_hash']}"},
+        headers=auditor.headers,
+    )
+    assert anchored.json()["ok"] is True
+    bad = await client.get(f"{AUDIT}/verify", params={"anchor": "4:xyz"}, headers=auditor.headers)
+    assert bad.status_code == 400 and bad.json()["error"]["details"][0]["field"] == "anchor"
 
     # What a database superuser could do: switch the guard off and rewrite history.
     await session.execute(text("SET LOCAL session_replication_role = replica"))
@@ -163,7 +171,7 @@ async def test_verify_reports_an_intact_chain_and_a_tampered_one(
             await client.get(AUDIT, params={"action": "audit.verify"}, headers=auditor.headers)
         ).json()["items"]
     ]
-    assert results == ["failure", "success"]
+    assert results == ["failure", "success", "success"]
 
 
 async def _orca(
@@ -259,7 +267,13 @@ async def test_orca_audit_verify_on_the_command_line(
     env = {**orca_env, "ORCA_DATABASE_URL": fresh_database_url}
     ok = await _orca(["audit", "verify"], env)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith("audit chain intact: 2500 rows, head seq 2500")
+    assert ok.stdout.startswith("audit chain intact: 2500 rows; head (keep it, pass it back")
+    head = ok.stdout.strip().rsplit(" ", 1)[1]
+    assert head.startswith("2500:") and len(head) == 5 + 64
+    anchored = await _orca(["audit", "verify", "--anchor", head], env)
+    assert anchored.returncode == 0, anchored.stderr
+    malformed = await _orca(["audit", "verify", "--anchor", "2500"], env)
+    assert malformed.returncode == 2 and "--anchor" in malformed.stderr
 
     engine = create_async_engine(fresh_database_url)
     async with engine.begin() as conn:

@@ -147,3 +147,58 @@ async def test_concurrent_writers_still_form_one_chain(fresh_database_url: str) 
             assert times == sorted(times)  # time follows chain order
     finally:
         await engine.dispose()
+
+
+async def _rewrite_history(session: AsyncSession, seq: int, last: int) -> None:
+    """What a superuser who understands the chain could do: edit a row, then recompute every
+    hash from there on so that the chain verifies again."""
+    await session.execute(text("SET LOCAL session_replication_role = replica"))
+    await session.execute(
+        text("UPDATE audit_log SET actor_username = 'someone-else' WHERE seq = :s"), {"s": seq}
+    )
+    for each in range(seq, last + 1):
+        await session.execute(
+            text(
+                "UPDATE audit_log a SET prev_hash = p.row_hash FROM audit_log p "
+                "WHERE a.seq = :s AND p.seq = :s - 1"
+            ),
+            {"s": each},
+        )
+        await session.execute(
+            text(
+                "UPDATE audit_log SET row_hash = sha256(prev_hash || "
+                "convert_to(orca_audit_canonical(audit_log), 'UTF8')) WHERE seq = :s"
+            ),
+            {"s": each},
+        )
+
+
+async def test_an_anchor_catches_a_rewrite_that_recomputed_the_chain(
+    session: AsyncSession,
+) -> None:
+    await _three_events(session)
+    head = await audit.verify_chain(session)
+    anchor = audit.Anchor.parse(f"{head.head_seq}:{head.head_hash}")
+    await _rewrite_history(session, 2, 3)
+    assert (await audit.verify_chain(session)).ok  # the chain alone is fooled
+    result = await audit.verify_chain(session, anchors=(anchor,))
+    assert not result.ok and result.broken_at_seq == 3
+    assert "anchor" in str(result.problem)
+
+
+async def test_an_anchor_catches_rows_cut_from_the_end(session: AsyncSession) -> None:
+    await _three_events(session)
+    head = await audit.verify_chain(session)
+    await session.execute(text("SET LOCAL session_replication_role = replica"))
+    await session.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+    assert (await audit.verify_chain(session)).ok  # a shorter chain is still a chain
+    anchor = audit.Anchor(head.head_seq, bytes.fromhex(head.head_hash))
+    result = await audit.verify_chain(session, anchors=(anchor,))
+    assert not result.ok and result.broken_at_seq == 3
+    assert "removed from the end" in str(result.problem)
+
+
+@pytest.mark.parametrize("text_", ["", "3", "x:00", "0:" + "00" * 32, "3:abcd", "3:" + "zz" * 32])
+def test_malformed_anchors_are_refused(text_: str) -> None:
+    with pytest.raises(ValueError, match="SEQ:HASH"):
+        audit.Anchor.parse(text_)

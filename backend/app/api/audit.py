@@ -129,11 +129,30 @@ async def export_events(
 
 
 @router.get("/verify", response_model=ChainReport, summary="Verify the hash chain")
-async def verify(actor: Verifier, session: SessionDep) -> ChainReport:
+async def verify(
+    actor: Verifier,
+    session: SessionDep,
+    anchor: Annotated[
+        list[str] | None,
+        Query(
+            max_length=100,
+            description="SEQ:HASH of a head recorded earlier (repeatable): catches a rewrite "
+            "that recomputed the hashes after it, and rows cut from the end.",
+            examples=["1200:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+        ),
+    ] = None,
+) -> ChainReport:
     """Walk the whole log, recomputing every hash independently of the database, and name the
-    first row where the chain breaks (an edited, removed or reordered row). The verification
-    is itself audited."""
-    result = await audit.verify_chain(session)
+    first row where the chain breaks (an edited, removed or reordered row). Keep the returned
+    `head_seq:head_hash` somewhere the database's administrators cannot write, and pass it back
+    as `anchor` later. The verification is itself audited."""
+    try:
+        anchors = tuple(audit.Anchor.parse(each) for each in anchor or [])
+    except ValueError as exc:
+        raise BadRequest(
+            f"anchor: {exc}", details=[{"field": "anchor", "message": str(exc)}]
+        ) from None
+    result = await audit.verify_chain(session, anchors=anchors)
     await audit.record(
         session,
         "audit.verify",

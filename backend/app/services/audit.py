@@ -133,8 +133,34 @@ def canonical(row: Row[Any]) -> bytes:
     return ("[" + ", ".join(items) + "]").encode()
 
 
-async def verify_chain(session: AsyncSession, batch_size: int = 5000) -> ChainVerification:
-    """Walk the whole log in order; report the first row whose number or hashes do not hold."""
+@dataclass(frozen=True)
+class Anchor:
+    """A chain head recorded earlier and kept outside the database (by an auditor, a ticket,
+    a log shipper): row `seq` had hash `row_hash`. The chain alone cannot show a rewrite that
+    recomputed every later hash, or rows cut from the end; an anchor can."""
+
+    seq: int
+    row_hash: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """`SEQ:HEX`, as `verify` prints the head."""
+        seq, sep, digest = text.partition(":")
+        try:
+            anchor = cls(int(seq), bytes.fromhex(digest))
+        except ValueError:
+            anchor = None
+        if not sep or anchor is None or anchor.seq < 1 or len(anchor.row_hash) != 32:
+            raise ValueError("an anchor is SEQ:HASH, the hash in 64 hex digits")
+        return anchor
+
+
+async def verify_chain(
+    session: AsyncSession, batch_size: int = 5000, anchors: tuple[Anchor, ...] = ()
+) -> ChainVerification:
+    """Walk the whole log in order; report the first row whose number or hashes do not hold,
+    or that disagrees with an anchor."""
+    expected = {anchor.seq: anchor.row_hash for anchor in anchors}
     previous_hash, previous_seq, checked = GENESIS_HASH, 0, 0
     while rows := await audit_repo.chain_batch(session, previous_seq, batch_size):
         for row in rows:
@@ -145,12 +171,25 @@ async def verify_chain(session: AsyncSession, batch_size: int = 5000) -> ChainVe
                 problem = "prev_hash does not match the previous row's hash"
             elif bytes(row.row_hash) != hashlib.sha256(previous_hash + canonical(row)).digest():
                 problem = "row_hash does not match the row's contents"
+            elif row.seq in expected and bytes(row.row_hash) != expected[row.seq]:
+                problem = "row_hash differs from the anchor recorded for this row: rewritten"
             if problem:
                 return ChainVerification(
                     False, checked, previous_seq, previous_hash.hex(), row.seq, problem
                 )
             previous_hash, previous_seq = bytes(row.row_hash), row.seq
             checked += 1
+    beyond = [seq for seq in expected if seq > previous_seq]
+    if beyond:
+        return ChainVerification(
+            False,
+            checked,
+            previous_seq,
+            previous_hash.hex(),
+            previous_seq + 1,
+            f"the log ends at seq {previous_seq}, but an anchor names seq {min(beyond)}: "
+            "rows were removed from the end",
+        )
     return ChainVerification(True, checked, previous_seq, previous_hash.hex())
 
 
