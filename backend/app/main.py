@@ -12,7 +12,7 @@ from app.api import audit, auth, grants, groups, health, systems, teams, users
 from app.auth.dependencies import API_PREFIX
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
-from app.core.errors import install_error_handlers
+from app.core.errors import ERROR_RESPONSES, install_error_handlers
 from app.core.middleware import RequestIdMiddleware
 from app.core.redis import create_redis
 
@@ -47,5 +47,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     for module in (auth, users, teams, groups, grants, systems, audit):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

@@ -12,7 +12,7 @@ from app.api.deps import RedisDep, SessionDep, SettingsDep
 from app.auth.dependencies import requires
 from app.auth.policy import ROLE_PERMISSIONS, Permission
 from app.auth.principal import Principal
-from app.core.errors import BadRequest
+from app.core.errors import BadRequest, ErrorBody
 from app.schemas.auth import (
     ChangePasswordRequest,
     LoginRequest,
@@ -87,7 +87,10 @@ async def _credentials(request: Request) -> LoginRequest:
             },
         }
     },
-    responses={401: {"description": "Wrong username or password"}, 429: {"description": "Locked"}},
+    responses={
+        401: {"model": ErrorBody, "description": "Wrong username or password"},
+        429: {"model": ErrorBody, "description": "Too many failures; see Retry-After"},
+    },
 )
 async def login(
     request: Request, session: SessionDep, redis: RedisDep, settings: SettingsDep

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -85,6 +86,38 @@ class Unavailable(OrcaError):
     code = "unavailable"
     default_message = "A service Orca depends on is unavailable; retry shortly."
 
+
+class ErrorInfo(BaseModel):
+    code: str = Field(examples=["validation_error"])
+    message: str = Field(examples=["Invalid username: String should have at most 64 characters"])
+    details: Any = Field(
+        None,
+        description="For validation errors, a list of {field, in, message, type}.",
+        examples=[[{"field": "username", "in": "body", "message": "too long", "type": "x"}]],
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error response, whatever its status."""
+
+    error: ErrorInfo
+
+
+# What the OpenAPI document lists for every API route (validation errors included, which
+# FastAPI would otherwise describe in a shape we do not send).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "A value the rules refuse (the message names the field)",
+        401: "Missing, invalid or expired credentials",
+        403: "The caller's role or grants do not allow this",
+        404: "No such object, or one the caller may not see",
+        409: "Conflicts with the current state",
+        422: "The request's shape is wrong (each field named in details)",
+        429: "Too many attempts; see Retry-After",
+        503: "PostgreSQL or Redis is unreachable; retry shortly",
+    }.items()
+}
 
 _CONFLICT_STATES = {
     "23505": "Another request just created the same thing; reload and retry.",
