@@ -51,8 +51,27 @@ def _users(home: Path) -> list[tuple[str, str, str]]:
     return asyncio.run(query())
 
 
+def _log_in_as_admin(port: int, output: str, password: str | None) -> None:
+    """The printed password (or the one from an earlier run) opens the API as admin."""
+    match = re.search(r"username: admin\n\s+password: (\S+)", output)
+    password = match.group(1) if match else password
+    assert password, "no admin password to log in with"
+    base = f"http://127.0.0.1:{port}/api/v1"
+    response = httpx.post(
+        f"{base}/auth/login", json={"username": "admin", "password": password}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert me.json()["role"] == "admin"
+
+
 def _run_once(
-    processes: Processes, env: dict[str, str], port: int, name: str
+    processes: Processes,
+    env: dict[str, str],
+    port: int,
+    name: str,
+    password: str | None = None,
 ) -> tuple[str, list[tuple[str, str, str]], Path]:
     home = Path(env["ORCA_HOME"])
     proc = processes.start(["up"], env, name)
@@ -66,6 +85,7 @@ def _run_once(
     assert "/readyz" in schema["paths"]
     ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()
     assert ready["checks"]["worker"]["info"]["live_workers"] == 1
+    _log_in_as_admin(port, log_path.read_text(), password)
 
     users = _users(home)
     children = _descendants(proc.pid)
@@ -104,7 +124,8 @@ def test_up_start_stop_start(processes: Processes, orca_env: dict[str, str], api
     stored = json.loads(secrets_file.read_text())
     assert stored["jwt_secret"] and stored["encryption_keys"]
 
-    output, users_again, _ = _run_once(processes, env, api_port, "up-2")
+    # Second run: same data and secrets, so the first run's password still logs in.
+    output, users_again, _ = _run_once(processes, env, api_port, "up-2", password)
     assert "password:" not in output
     assert users_again == users  # same admin, same hash: the data survived
     assert json.loads(secrets_file.read_text()) == stored  # same generated secrets
