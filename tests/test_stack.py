@@ -25,6 +25,15 @@ def _descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
+def _cmdline(process: psutil.Process) -> str:
+    # PostgreSQL forks short-lived children (a backend serving our login, for one); one may
+    # exit between listing and reading.
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def _ready(port: int) -> bool:
     response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
     return response.status_code == 200
@@ -89,7 +98,7 @@ def _run_once(
 
     users = _users(home)
     children = _descendants(proc.pid)
-    names = " ".join(" ".join(c.cmdline()) for c in children)
+    names = " ".join(_cmdline(c) for c in children)
     assert "postgres" in names and "redis-server" in names
     assert "app.cli api" in names and "app.cli worker" in names
 

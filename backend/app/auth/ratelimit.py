@@ -50,8 +50,10 @@ class LoginLimiter:
         digest = hashlib.sha256(value.encode()).hexdigest()[:32]
         return f"{_PREFIX}:{scope}:{digest}"
 
-    def _keys(self, username: str, address: str | None) -> dict[str, str]:
-        keys = {"username": self._key("username", username.strip().lower())}
+    def _keys(self, username: str | None, address: str | None) -> dict[str, str]:
+        keys = {}
+        if username is not None:
+            keys["username"] = self._key("username", username.strip().lower())
         if address:
             keys["address"] = self._key("address", address)
         return keys
@@ -74,7 +76,8 @@ class LoginLimiter:
                 return Lock(scope, max(1, math.ceil(ttl_ms / 1000)), int(refusals) == 1)
         return None
 
-    async def fail(self, username: str, address: str | None) -> None:
+    async def fail(self, username: str | None, address: str | None) -> None:
+        """Count a failure against the username (when there is one) and the address."""
         for key in self._keys(username, address).values():
             await self.redis.eval(_COUNT, 1, key, str(self.window_ms))  # type: ignore[misc]
 

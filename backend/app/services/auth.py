@@ -170,7 +170,7 @@ async def refresh(
     user = await users_repo.get(session, row.user_id) if row is not None else None
     if row is None:
         # 256 random bits cannot be guessed, but an address spraying tokens is still limited.
-        await LoginLimiter(redis, settings).fail("", current_client().ip)
+        await LoginLimiter(redis, settings).fail(None, current_client().ip)
         raise await refuse("unknown token")
     if row.revoked_at is not None or await auth_repo.family_revoked(session, row.family_id):
         raise await refuse("revoked")
