@@ -122,7 +122,12 @@ async def test_unknown_user_wrong_password_and_inactive_look_the_same(
     assert answers[0].json()["error"]["message"] == "Invalid username or password."
     failed = await actions(session, "auth.login_failed")
     assert [e.details["reason"] for e in failed] == ["unknown user", "wrong password", "inactive"]
-    assert failed[0].actor_id is None and failed[0].actor_username == "nobody-here"
+    # A name matching no account may be a password typed in the wrong field: it is kept
+    # only masked, with a keyed fingerprint to tell repeated attempts apart.
+    assert failed[0].actor_id is None and failed[0].actor_username is None
+    assert failed[0].details["username_masked"] == "n…e"
+    assert len(failed[0].details["username_fingerprint"]) == 16
+    assert not any("nobody-here" in str(e.details) for e in failed)
     assert failed[1].actor_id == known.user.id
     # The typed password is in no audit row.
     rows = (await session.execute(select(AuditEvent.details))).scalars().all()
@@ -446,4 +451,4 @@ async def test_refusals_keep_their_audit_rows_on_a_real_transaction(
             rows = (await conn.execute(select(AuditEvent.action, AuditEvent.actor_username))).all()
     finally:
         await engine.dispose()
-    assert [tuple(r) for r in rows] == [("auth.login_failed", "nobody")]
+    assert [tuple(r) for r in rows] == [("auth.login_failed", None)]

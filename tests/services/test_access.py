@@ -149,7 +149,9 @@ async def test_a_refusal_names_every_system_beyond_reach_and_is_audited(
             session, principal(operator), targets, GrantLevel.execute, "run a job"
         )
     assert sorted(refused.value.details["systems"]) == sorted([str(fleet.in_b.id), str(loose.id)])
-    assert refused.value.keep_changes
+    # The audit row is written after the failed request's rollback.
+    assert len(refused.value.on_rollback) == 1
+    await refused.value.on_rollback[0](session)
     event = (
         await session.execute(select(AuditEvent).where(AuditEvent.action == "access.denied"))
     ).scalar_one()

@@ -71,28 +71,26 @@ class PermissionGate:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    async def __call__(
-        self, request: Request, principal: PrincipalDep, session: SessionDep
-    ) -> Principal:
+    async def __call__(self, request: Request, principal: PrincipalDep) -> Principal:
         if principal.can(self.permission):
             return principal
-        await audit.record(
-            session,
-            "access.denied",
-            actor=principal,
-            outcome=AuditOutcome.denied,
-            details={
-                "permission": self.permission.value,
-                "role": principal.role.value,
-                "method": request.method,
-                "path": request.url.path,
-            },
-        )
         raise Forbidden(
             f"Your role ({principal.role.value}) does not have the {self.permission.value} "
             "permission.",
             details={"permission": self.permission.value},
-            keep_changes=True,
+            on_rollback=[
+                audit.later(
+                    "access.denied",
+                    actor=principal,
+                    outcome=AuditOutcome.denied,
+                    details={
+                        "permission": self.permission.value,
+                        "role": principal.role.value,
+                        "method": request.method,
+                        "path": request.url.path,
+                    },
+                )
+            ],
         )
 
     def __repr__(self) -> str:

@@ -71,16 +71,15 @@ async def session_scope(
 ) -> AsyncIterator[AsyncSession]:
     """Yield a session; commit once if the caller finished without error, else roll back.
 
-    An error marked `keep_changes` (see core/errors.py) commits what was written before it.
+    An error carrying `on_rollback` work (see core/errors.py) gets it run and committed after
+    the rollback.
     """
     async with sessionmaker() as session:
         try:
             yield session
         except BaseException as exc:
-            if getattr(exc, "keep_changes", False):
-                await session.commit()
-            else:
-                await session.rollback()
+            await session.rollback()
+            await run_after_rollback(session, exc)
             raise
         else:
             await session.commit()
@@ -96,3 +95,12 @@ async def run_once(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
             return result
     finally:
         await engine.dispose()
+
+
+async def run_after_rollback(session: AsyncSession, exc: BaseException) -> None:
+    """Run and commit the work a failed request wants kept (its refusal's audit row)."""
+    work = getattr(exc, "on_rollback", ())
+    if work:
+        for step in work:
+            await step(session)
+        await session.commit()

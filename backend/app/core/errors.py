@@ -7,7 +7,8 @@ Services raise these; they never raise HTTPException. Every 4xx/5xx leaves the A
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 log = logging.getLogger("orca.errors")
+
+
+# Work to do once the failed request's transaction is rolled back; it gets the same session.
+AfterRollback = Callable[["AsyncSession"], Awaitable[object]]
 
 
 class OrcaError(Exception):
@@ -30,14 +38,15 @@ class OrcaError(Exception):
         *,
         details: Any = None,
         headers: dict[str, str] | None = None,
-        keep_changes: bool = False,
+        on_rollback: Sequence[AfterRollback] = (),
     ) -> None:
         self.message = message or self.default_message
         self.details = details
         self.headers = headers
-        # A refusal that is itself a recorded fact (a failed login's audit row, a token family
-        # revoked on reuse): the request's transaction commits before the error is sent.
-        self.keep_changes = keep_changes
+        # A refusal that is itself a fact to keep (a failed login's audit row, a token family
+        # revoked on reuse): after the request's transaction is rolled back, so that nothing
+        # it had half done survives, this work runs and commits in a transaction of its own.
+        self.on_rollback = tuple(on_rollback)
         super().__init__(self.message)
 
 

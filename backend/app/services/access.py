@@ -81,19 +81,20 @@ async def require_systems(
         if held is None or LEVEL_RANK[held] < LEVEL_RANK[level]
     ]
     if short:
-        await audit.record(
-            session,
-            "access.denied",
-            actor=principal,
-            outcome=AuditOutcome.denied,
-            target_type="system",
-            target_id=short[0] if len(short) == 1 else None,
-            details={"action": action, "needs": level.value, "systems": [str(s) for s in short]},
-        )
+        names = [str(system_id) for system_id in short]
         raise Forbidden(
             f"You need {level.value} on {len(short)} system(s) to {action}.",
-            details={"needs": level.value, "systems": [str(s) for s in short]},
-            keep_changes=True,
+            details={"needs": level.value, "systems": names},
+            on_rollback=[
+                audit.later(
+                    "access.denied",
+                    actor=principal,
+                    outcome=AuditOutcome.denied,
+                    target_type="system",
+                    target_id=short[0] if len(short) == 1 else None,
+                    details={"action": action, "needs": level.value, "systems": names},
+                )
+            ],
         )
 
 

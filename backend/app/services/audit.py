@@ -17,6 +17,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.context import current_client
+from app.core.errors import AfterRollback
 from app.core.logging import request_id_var
 from app.models import AuditEvent
 from app.models.enums import AuditOutcome
@@ -85,6 +86,24 @@ async def record(
         details=scrub(details or {}),
     )
     return await audit_repo.append(session, event)
+
+
+@dataclass(frozen=True)
+class _Who:
+    id: uuid.UUID
+    username: str
+
+
+def later(action: str, *, actor: Actor | None = None, **fields: Any) -> AfterRollback:
+    """The row `record()` would write, written instead after the failed request's transaction
+    has been rolled back: for refusals (raise the error with `on_rollback=[later(...)]`). The
+    actor is read now, while its row is still loaded."""
+    who = _Who(actor.id, actor.username) if actor is not None else None
+
+    async def write(session: AsyncSession) -> None:
+        await record(session, action, actor=who, **fields)
+
+    return write
 
 
 GENESIS_HASH = bytes(32)

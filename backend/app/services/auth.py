@@ -1,27 +1,30 @@
 """Logging in, rotating refresh tokens, logging out, changing one's own password.
 
 Every outcome is audited. Refusals that are facts worth keeping (a failed login, a reused
-refresh token and the family it revoked) are raised with `keep_changes`, so their audit rows
-commit although the request fails.
+refresh token and the family it revoked) carry that work as `on_rollback`: it runs and commits
+after the failed request's own transaction is rolled back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import passwords
 from app.auth.principal import Principal
-from app.auth.ratelimit import LoginLimiter
+from app.auth.ratelimit import Lock, LoginLimiter
 from app.auth.tokens import hash_refresh_token, issue_access_token, new_refresh_token
 from app.core.config import Settings
 from app.core.context import current_client
-from app.core.errors import BadRequest, RateLimited, Unauthorized
+from app.core.errors import AfterRollback, BadRequest, RateLimited, Unauthorized
 from app.models import RefreshToken, User
 from app.models.enums import AuditOutcome
 from app.repositories import auth as auth_repo
@@ -93,28 +96,59 @@ async def start_session(session: AsyncSession, settings: Settings, user: User) -
     return tokens
 
 
+def _throttled(
+    lock: Lock, message: str, *, actor: User | None = None, details: dict[str, Any] | None = None
+) -> RateLimited:
+    """429 for an attempt refused by a lock; only the lock's first refusal is audited."""
+    return RateLimited(
+        f"{message}; retry in {lock.retry_after} s.",
+        headers={"Retry-After": str(lock.retry_after)},
+        on_rollback=[
+            audit.later(
+                "auth.login_throttled",
+                actor=actor,
+                outcome=AuditOutcome.denied,
+                details={
+                    "locked": lock.scope,
+                    "retry_after_seconds": lock.retry_after,
+                    **(details or {}),
+                },
+            )
+        ]
+        if lock.first_refusal
+        else [],
+    )
+
+
+def typed_name(settings: Settings, username: str) -> dict[str, str]:
+    """How the audit log names a login name that matches no account. People type passwords
+    into the username field; a masked form and a keyed fingerprint (equal for equal names,
+    so repeated attempts can be told apart) keep that text out of a log that cannot be
+    purged."""
+    assert settings.jwt_secret is not None
+    name = username.strip().lower()
+    masked = f"{name[0]}…{name[-1]}" if len(name) >= 3 else "…"
+    fingerprint = hmac.new(
+        settings.jwt_secret.get_secret_value().encode(),
+        b"orca-login-name:" + name.encode(),
+        hashlib.sha256,
+    ).hexdigest()[:16]
+    return {"username_masked": masked, "username_fingerprint": fingerprint}
+
+
 async def login(
     session: AsyncSession, redis: Redis, settings: Settings, username: str, password: str
 ) -> Tokens:
     limiter = LoginLimiter(redis, settings)
     address = current_client().ip
-    lock = await limiter.check(username, address)
+    lock = await limiter.reserve(username, address)
+    user = await users_repo.get_by_username(session, username)
+    named = typed_name(settings, username) if user is None else {}
     if lock is not None:
-        if lock.first_refusal:
-            await audit.record(
-                session,
-                "auth.login_throttled",
-                actor_username=username[:64],
-                outcome=AuditOutcome.denied,
-                details={"locked": lock.scope, "retry_after_seconds": lock.retry_after},
-            )
-        raise RateLimited(
-            f"Too many failed logins for this {lock.scope}; retry in {lock.retry_after} s.",
-            headers={"Retry-After": str(lock.retry_after)},
-            keep_changes=True,
+        raise _throttled(
+            lock, f"Too many failed logins for this {lock.scope}", actor=user, details=named
         )
 
-    user = await users_repo.get_by_username(session, username)
     # Argon2 takes tens of milliseconds of CPU: off the event loop. An unknown user costs the
     # same as a known one, so response times do not reveal which names exist.
     if user is None:
@@ -126,18 +160,21 @@ async def login(
         ok = ok and user.is_active
 
     if not ok or user is None:
-        await limiter.fail(username, address)
-        await audit.record(
-            session,
-            "auth.login_failed",
-            actor=user,
-            actor_username=username[:64],
-            outcome=AuditOutcome.failure,
-            details={"reason": reason},
+        # The attempt stays counted: its reservation is not given back.
+        details = {"reason": reason, **named}
+        raise Unauthorized(
+            BAD_LOGIN,
+            on_rollback=[
+                audit.later(
+                    "auth.login_failed",
+                    actor=user,
+                    outcome=AuditOutcome.failure,
+                    details=details,
+                )
+            ],
         )
-        raise Unauthorized(BAD_LOGIN, keep_changes=True)
 
-    await limiter.succeed(username)
+    await limiter.release(username, address)
     user.last_login_at = _now()
     tokens = await start_session(session, settings, user)
     await audit.record(session, "auth.login", actor=user, target_type="user", target_id=user.id)
@@ -151,42 +188,56 @@ async def refresh(
 
     A token presented a second time means two parties hold it, and we cannot tell which is
     the owner: the whole family is revoked, which also ends the access tokens it issued.
+    Refreshes count against the client address's attempt limit like logins (a success gives
+    its place back), so guessing tokens or flooding the audit log is bounded per address.
     """
     now = _now()
+    limiter = LoginLimiter(redis, settings)
+    address = current_client().ip
+    lock = await limiter.reserve(None, address)
+    if lock is not None:
+        raise _throttled(lock, "Too many failed attempts from this address")
     row = await auth_repo.get_by_hash_for_update(session, hash_refresh_token(presented))
-
-    async def refuse(reason: str, outcome: AuditOutcome = AuditOutcome.failure) -> Unauthorized:
-        await audit.record(
-            session,
-            "auth.refresh_reuse" if reason == "reused" else "auth.refresh_failed",
-            actor=user,
-            outcome=outcome,
-            target_type="session" if row is not None else None,
-            target_id=row.family_id if row is not None else None,
-            details={"reason": reason},
-        )
-        return Unauthorized(BAD_REFRESH, keep_changes=True)
-
     user = await users_repo.get(session, row.user_id) if row is not None else None
+
+    def refuse(reason: str, *first: AfterRollback) -> Unauthorized:
+        return Unauthorized(
+            BAD_REFRESH,
+            on_rollback=[
+                *first,
+                audit.later(
+                    "auth.refresh_reuse" if reason == "reused" else "auth.refresh_failed",
+                    actor=user,
+                    outcome=AuditOutcome.denied if reason == "reused" else AuditOutcome.failure,
+                    target_type="session" if row is not None else None,
+                    target_id=row.family_id if row is not None else None,
+                    details={"reason": reason},
+                ),
+            ],
+        )
+
     if row is None:
-        # 256 random bits cannot be guessed, but an address spraying tokens is still limited.
-        await LoginLimiter(redis, settings).fail(None, current_client().ip)
-        raise await refuse("unknown token")
+        raise refuse("unknown token")
     if row.revoked_at is not None or await auth_repo.family_revoked(session, row.family_id):
-        raise await refuse("revoked")
+        raise refuse("revoked")
     if row.used_at is not None:
-        await auth_repo.revoke_family(session, row.family_id, now)
-        raise await refuse("reused", AuditOutcome.denied)
+        family = row.family_id
+
+        async def revoke(session: AsyncSession) -> None:
+            await auth_repo.revoke_family(session, family, now)
+
+        raise refuse("reused", revoke)
     if row.expires_at <= now or row.family_expires_at <= now:
-        raise await refuse("expired")
+        raise refuse("expired")
     if user is None or not user.is_active:
-        raise await refuse("inactive user")
+        raise refuse("inactive user")
 
     tokens, successor = await _issue(
         session, settings, user, family_id=row.family_id, family_expires_at=row.family_expires_at
     )
     row.used_at = now
     row.replaced_by_id = successor.id
+    await limiter.release(None, address)
     await audit.record(
         session, "auth.refresh", actor=user, target_type="session", target_id=row.family_id
     )
@@ -222,34 +273,32 @@ async def change_password(
     new_password: str,
 ) -> Tokens:
     """Change the caller's password: every token they hold stops working, and a fresh
-    session is returned so that the client making the change stays signed in."""
+    session is returned so that the client making the change stays signed in. A wrong
+    current password counts against the same limits as a failed login."""
     user = await users_repo.get(session, principal.id, for_update=True)
     if user is None:
         raise Unauthorized
     limiter = LoginLimiter(redis, settings)
     address = current_client().ip
-    lock = await limiter.check(user.username, address)
+    lock = await limiter.reserve(user.username, address)
     if lock is not None:
-        raise RateLimited(
-            f"Too many failed attempts; retry in {lock.retry_after} s.",
-            headers={"Retry-After": str(lock.retry_after)},
-        )
+        raise _throttled(lock, "Too many failed attempts", actor=user)
     if not await asyncio.to_thread(passwords.verify_password, current_password, user.password_hash):
-        await limiter.fail(user.username, address)
-        await audit.record(
-            session,
-            "auth.password_change",
-            actor=user,
-            outcome=AuditOutcome.failure,
-            target_type="user",
-            target_id=user.id,
-            details={"reason": "wrong current password"},
-        )
         raise BadRequest(
             "current_password does not match your current password",
             details=[{"field": "current_password", "message": "does not match"}],
-            keep_changes=True,
+            on_rollback=[
+                audit.later(
+                    "auth.password_change",
+                    actor=user,
+                    outcome=AuditOutcome.failure,
+                    target_type="user",
+                    target_id=user.id,
+                    details={"reason": "wrong current password"},
+                )
+            ],
         )
+    await limiter.release(user.username, address)
     if new_password == current_password:
         raise BadRequest(
             "new_password must differ from the current password",
