@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import subprocess
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,14 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.core.config import Settings
-from app.main import create_app
 from app.models import User
 from app.models.enums import AuditOutcome, Role
 from app.services import audit
-from tests.fixtures.app import make_settings
+from tests.fixtures.app import LiveApp
 from tests.fixtures.auth import _HASH, PASSWORD, Account, MakeAccount, login, token_for
 from tests.fixtures.processes import ORCA, Processes, wait_for
-from tests.fixtures.services import TestServices
 
 AUDIT = "/api/v1/audit"
 
@@ -126,6 +123,10 @@ async def test_keyset_pages_walk_everything_once(
     ("params", "field"),
     [
         ({"since": "yesterday"}, "since"),
+        ({"since": "2026-01-01T00:00:00"}, "since"),  # no time zone: ambiguous
+        ({"since": "0001-01-01T00:30:00+01:00"}, "since"),  # before year 1 in UTC
+        ({"actor": "a\u0000b"}, "actor"),
+        ({"q": "a\u0000b"}, "q"),
         ({"outcome": "maybe"}, "outcome"),
         ({"actor_id": "me"}, "actor_id"),
         ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
@@ -192,13 +193,9 @@ async def _orca(
 
 
 @pytest.fixture
-async def committed(
-    fresh_database_url: str, test_services: TestServices, redis: object
-) -> AsyncIterator[tuple[httpx.AsyncClient, Account, Settings]]:
-    """The app on a database of the test's own, with real commits, and an auditor in it."""
-    settings = make_settings(fresh_database_url, test_services.redis_url)
-    engine = create_async_engine(fresh_database_url)
-    async with AsyncSession(engine, expire_on_commit=False) as session:
+async def committed(live: LiveApp) -> tuple[httpx.AsyncClient, Account, Settings]:
+    """The live app, an auditor, and 2,500 committed audit rows."""
+    async with live.session() as session:
         user = User(username="inspector", password_hash=_HASH, role=Role.auditor)
         session.add(user)
         await session.flush()
@@ -210,14 +207,7 @@ async def committed(
                 details={"n": index, "note": 'comma, "quote"\nnewline'},
             )
         await session.commit()
-    await engine.dispose()
-    application = create_app(settings)
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with (
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(transport=transport, base_url="http://orca.test") as client,
-    ):
-        yield client, Account(user, PASSWORD, token_for(settings, user)), settings
+    return live.client, Account(user, PASSWORD, token_for(live.settings, user)), live.settings
 
 
 async def test_export_ndjson_streams_every_row_oldest_first(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,12 +13,13 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.ratelimit import address_bucket
 from app.core.config import Settings
 from app.main import create_app
 from app.models import AuditEvent, RefreshToken, User
 from app.models.enums import Role
-from tests.fixtures.app import make_settings
-from tests.fixtures.auth import PASSWORD, Account, MakeAccount, login
+from tests.fixtures.app import LiveApp, make_settings
+from tests.fixtures.auth import PASSWORD, Account, MakeAccount, add_account, login
 from tests.fixtures.services import TestServices
 
 ME = "/api/v1/auth/me"
@@ -452,3 +454,55 @@ async def test_refusals_keep_their_audit_rows_on_a_real_transaction(
     finally:
         await engine.dispose()
     assert [tuple(r) for r in rows] == [("auth.login_failed", None)]
+
+
+# -- under real concurrency, on a database of the test's own ----------------------------------
+
+
+async def test_two_refreshes_with_one_token_at_once_end_the_session(live: LiveApp) -> None:
+    """Two requests race with the same refresh token: the row lock decides them in turn, the
+    second is a reuse, and the whole session ends."""
+    async with live.session() as session:
+        account = await add_account(session, live.settings, Role.operator, "racer")
+    pair = (await login(live.client, "racer", PASSWORD)).json()
+    answers = await asyncio.gather(
+        *(
+            live.client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
+            for _ in range(2)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 401]
+    winner = next(a for a in answers if a.status_code == 200).json()
+    assert (
+        await live.client.post(REFRESH, json={"refresh_token": winner["refresh_token"]})
+    ).status_code == 401
+    assert (await live.client.get(ME, headers=bearer(winner["access_token"]))).status_code == 401
+    async with live.session() as session:
+        reuse = await actions(session, "auth.refresh_reuse")
+    assert [e.actor_id for e in reuse] == [account.user.id]
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(live: LiveApp) -> None:
+    async with live.session() as session:
+        await add_account(session, live.settings, Role.viewer, "target")
+    answers = await asyncio.gather(*(login(live.client, "target", f"guess-{n}") for n in range(20)))
+    codes = [a.status_code for a in answers]
+    assert codes.count(401) == live.settings.login_max_failures_per_user
+    assert codes.count(429) == 20 - live.settings.login_max_failures_per_user
+
+
+def test_ipv6_clients_are_counted_by_their_slash_64() -> None:
+    assert address_bucket("2001:db8:1:2:aaaa::1") == address_bucket("2001:db8:1:2:bbbb::9")
+    assert address_bucket("2001:db8:1:3::1") != address_bucket("2001:db8:1:2::1")
+    assert address_bucket("192.0.2.7") == "192.0.2.7"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"username": "a\u0000b", "password": "x"}, {"username": "alice", "password": 12}],
+)
+async def test_hostile_login_bodies_are_4xx(
+    client: httpx.AsyncClient, body: dict[str, object]
+) -> None:
+    response = await client.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 422

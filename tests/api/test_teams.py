@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent
 from app.models.enums import Role
 from tests.fixtures.auth import Account, MakeAccount
+from tests.fixtures.systems import MakeGroup
 
 TEAMS = "/api/v1/teams"
 
@@ -105,3 +107,49 @@ async def test_team_names_are_unique_and_members_must_exist(
     assert empty.status_code == 422
     blank = await client.post(TEAMS, json={"name": "   "}, headers=admin.headers)
     assert blank.status_code == 422 and blank.json()["error"]["details"][0]["field"] == "name"
+
+
+async def test_deleting_a_team_records_what_went_with_it(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: Account,
+    make_account: MakeAccount,
+    make_group: MakeGroup,
+) -> None:
+    member = await make_account(Role.operator)
+    group = await make_group()
+    team = (await client.post(TEAMS, json={"name": "leavers"}, headers=admin.headers)).json()
+    await client.post(
+        f"{TEAMS}/{team['id']}/members",
+        json={"user_ids": [str(member.user.id)]},
+        headers=admin.headers,
+    )
+    await client.post(
+        "/api/v1/grants",
+        json={"team_id": team["id"], "group_id": str(group.id), "level": "execute"},
+        headers=admin.headers,
+    )
+    assert (await client.delete(f"{TEAMS}/{team['id']}", headers=admin.headers)).status_code == 200
+    event = (
+        await session.execute(select(AuditEvent).where(AuditEvent.action == "team.delete"))
+    ).scalar_one()
+    assert event.details == {
+        "name": "leavers",
+        "members": [str(member.user.id)],
+        "grants": [{"team_id": team["id"], "group_id": str(group.id), "level": "execute"}],
+    }
+
+
+async def test_team_names_differing_only_by_case_are_refused_by_the_database_too(
+    session: AsyncSession,
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import Team
+
+    session.add(Team(name="Ops"))
+    await session.flush()
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
+            session.add(Team(name="ops"))
+            await session.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -9,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent
 from app.models.enums import Role
-from tests.fixtures.auth import PASSWORD, Account, MakeAccount, login
+from tests.fixtures.app import LiveApp
+from tests.fixtures.auth import PASSWORD, Account, MakeAccount, add_account, login
 
 USERS = "/api/v1/users"
 
@@ -215,7 +218,7 @@ async def test_reset_password_and_delete(
     ).status_code == 200
     assert (await client.get(f"{USERS}/{target.user.id}", headers=admin.headers)).status_code == 404
     [event] = await _events(session, "user.delete")
-    assert event.details == {"username": target.user.username}
+    assert event.details == {"username": target.user.username, "role": "viewer", "teams": []}
 
 
 async def test_unknown_ids_are_404_and_malformed_ids_422(
@@ -228,3 +231,23 @@ async def test_unknown_ids_are_404_and_malformed_ids_422(
     malformed = await client.get(f"{USERS}/not-a-uuid", headers=admin.headers)
     assert malformed.status_code == 422
     assert malformed.json()["error"]["details"][0]["field"] == "user_id"
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(live: LiveApp) -> None:
+    """Each request locks every active admin before counting them, so the two are decided
+    one after the other and the second finds itself about to remove the last admin."""
+    async with live.session() as session:
+        one = await add_account(session, live.settings, Role.admin, "admin-one")
+        two = await add_account(session, live.settings, Role.admin, "admin-two")
+    answers = await asyncio.gather(
+        live.client.patch(f"{USERS}/{two.user.id}", json={"role": "viewer"}, headers=one.headers),
+        live.client.patch(f"{USERS}/{one.user.id}", json={"role": "viewer"}, headers=two.headers),
+    )
+    codes = sorted(a.status_code for a in answers)
+    # The loser is refused either by the rule (409) or because its own demotion, committed
+    # first, already ended its session (401); never do both succeed.
+    assert codes[0] == 200 and codes[1] in {401, 409}, [a.text for a in answers]
+    async with live.session() as session:
+        from app.repositories import users as users_repo
+
+        assert await users_repo.count_admins(session, active_only=True) == 1

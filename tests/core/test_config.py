@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from pydantic import ValidationError
 
 from app.core.config import Settings, SettingsError, load_settings
 from tests.fixtures.processes import ORCA
@@ -124,3 +125,10 @@ def test_readme_documents_every_setting() -> None:
     documented = set(re.findall(r"^\| `(ORCA_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
     expected = {f"ORCA_{name.upper()}" for name in Settings.model_fields}
     assert documented == expected
+
+
+def test_trusted_proxies_are_normalised_networks() -> None:
+    settings = Settings(_env_file=None, trusted_proxies=" 10.0.0.1/8, 127.0.0.1 ,::1")  # type: ignore[call-arg]
+    assert settings.trusted_proxies == "10.0.0.0/8,127.0.0.1/32,::1/128"
+    with pytest.raises(ValidationError, match="not an IP address"):
+        Settings(_env_file=None, trusted_proxies="proxy.example")  # type: ignore[call-arg]

@@ -186,3 +186,29 @@ async def test_system_list_filters_and_pages(
     assert [i["name"] for i in tier.json()["items"]] == ["node-1", "node-3"]
     bad = await client.get("/api/v1/systems", params={"label": "no-equals"}, headers=admin.headers)
     assert bad.status_code == 400 and bad.json()["error"]["details"][0]["field"] == "label"
+
+
+async def test_admins_reach_only_systems_that_exist(
+    session: AsyncSession, make_account: MakeAccount
+) -> None:
+    admin = await make_account(Role.admin)
+    ghost = uuid.uuid4()
+    with pytest.raises(Forbidden) as refused:
+        await access.require_systems(session, principal(admin), [ghost], GrantLevel.execute, "run")
+    assert refused.value.details["systems"] == [str(ghost)]
+
+
+async def test_filtering_by_a_hidden_group_reveals_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, make_account: MakeAccount, fleet: Fleet
+) -> None:
+    operator = await make_account(Role.operator)
+    await _team_with(session, operator, fleet.group_a, GrantLevel.view)
+    hidden = await client.get(
+        "/api/v1/systems", params={"group_id": str(fleet.group_b.id)}, headers=operator.headers
+    )
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["details"][0]["field"] == "group_id"
+    shown = await client.get(
+        "/api/v1/systems", params={"group_id": str(fleet.group_a.id)}, headers=operator.headers
+    )
+    assert [item["name"] for item in shown.json()["items"]] == ["web-1"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from app.api.deps import SessionDep, SessionmakerDep
 from app.auth.dependencies import requires
@@ -19,7 +20,7 @@ from app.models import AuditEvent
 from app.models.enums import AuditOutcome
 from app.repositories.audit import AuditFilter
 from app.schemas.audit import AuditEventOut, ChainReport
-from app.schemas.common import Cursor, Limit, Page, Search, SeqSort, page_of
+from app.schemas.common import NO_NUL, Cursor, Limit, Page, Search, SeqSort, page_of
 from app.services import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -28,25 +29,42 @@ Reader = Annotated[Principal, requires(Permission.audit_read)]
 Exporter = Annotated[Principal, requires(Permission.audit_export)]
 Verifier = Annotated[Principal, requires(Permission.audit_verify)]
 
-_Short = Annotated[str | None, Query(min_length=1, max_length=64)]
+_Short = Annotated[str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
 def audit_filter(
     since: Annotated[
-        datetime | None, Query(description="From this time on (ISO 8601, inclusive).")
+        AwareDatetime | None,
+        Query(description="From this time on (ISO 8601 with a time zone, inclusive)."),
     ] = None,
-    until: Annotated[datetime | None, Query(description="Before this time (exclusive).")] = None,
-    actor: Annotated[str | None, Query(max_length=64, description="Actor's username.")] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Before this time (with a time zone, exclusive).")
+    ] = None,
+    actor: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="Actor's username.")
+    ] = None,
     actor_id: uuid.UUID | None = None,
     action: Annotated[
         str | None,
-        Query(max_length=64, description="An action (`auth.login_failed`) or a prefix (`auth.*`)."),
+        Query(
+            max_length=64,
+            pattern=NO_NUL,
+            description="An action (`auth.login_failed`) or a prefix (`auth.*`).",
+        ),
     ] = None,
     target_type: _Short = None,
     target_id: _Short = None,
     outcome: AuditOutcome | None = None,
     q: Search = None,
 ) -> AuditFilter:
+    for field, value in (("since", since), ("until", until)):
+        try:
+            if value is not None:
+                value.astimezone(UTC)
+        except OverflowError:
+            raise BadRequest(
+                f"{field} is out of range", details=[{"field": field, "message": "out of range"}]
+            ) from None
     if since is not None and until is not None and since >= until:
         raise BadRequest(
             "until must be later than since",

@@ -192,13 +192,17 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        for part in parts:
+        networks = []
+        for part in (part.strip() for part in value.split(",")):
+            if not part:
+                continue
             try:
-                ipaddress.ip_network(part, strict=False)
+                # Normalised ("10.0.0.1/8" → "10.0.0.0/8"): uvicorn parses networks strictly
+                # and would silently treat a loose one as a name matching nothing.
+                networks.append(str(ipaddress.ip_network(part, strict=False)))
             except ValueError:
                 raise ValueError(f"{part!r} is not an IP address or network") from None
-        return ",".join(parts)
+        return ",".join(networks)
 
     @field_validator("log_level")
     @classmethod

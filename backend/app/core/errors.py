@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 if TYPE_CHECKING:
@@ -132,6 +132,8 @@ _CONFLICT_STATES = {
     "23505": "Another request just created the same thing; reload and retry.",
     "23503": "A referenced object was just removed, or is still in use; reload and retry.",
 }
+# Two transactions that could not both go ahead: nothing was changed, and a retry will do.
+_RETRY_STATES = {"40001", "40P01"}
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -246,6 +248,18 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "No such endpoint."
         return _response(exc.status_code, code, message, None, getattr(exc, "headers", None))
 
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refused a value the schemas let through (a NUL character in text, a
+        # number or time beyond its type): the client's input, so a 400, never a 500.
+        log.info("value refused by the database: %s", type(exc.orig).__name__)
+        return _response(
+            400,
+            "bad_request",
+            "A value in the request cannot be stored or compared: it contains a NUL character, "
+            "or a number or time out of range.",
+        )
+
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         # The services check uniqueness and references first, with messages naming the field;
@@ -253,6 +267,17 @@ def install_error_handlers(app: FastAPI) -> None:
         state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if state in _CONFLICT_STATES:
             return _response(409, Conflict.code, _CONFLICT_STATES[state])
+        return await _unhandled(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if state in _RETRY_STATES:
+            return _response(
+                409,
+                Conflict.code,
+                "A concurrent change got in the way; nothing was changed, retry.",
+            )
         return await _unhandled(request, exc)
 
     # Starlette runs this handler outside every middleware, so it sets the request id header

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,8 +61,9 @@ class System(UUIDPrimaryKey, Timestamps, Base):
 
 class SystemGroup(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "system_groups"
+    __table_args__ = (Index("uq_system_groups_name_lower", func.lower(text("name")), unique=True),)
 
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(String(500))
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, str_enum
@@ -11,8 +11,10 @@ from app.models.enums import GrantLevel
 
 class Team(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "teams"
+    # Unique regardless of case, as the API checks it ("Ops" and "ops" are one team).
+    __table_args__ = (Index("uq_teams_name_lower", func.lower(text("name")), unique=True),)
 
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(String(500))
 
 

@@ -62,8 +62,14 @@ def _decode(value: Any, column: InstrumentedAttribute[Any]) -> Any:
         return datetime.fromisoformat(value)
     if kind is uuid.UUID:
         return uuid.UUID(value)
-    if kind in {int, str} and not isinstance(value, kind):
+    if kind in {int, str} and (not isinstance(value, kind) or isinstance(value, bool)):
         raise TypeError
+    # Values a cursor of ours never holds, but an edited one might: refuse them here rather
+    # than let PostgreSQL fail on them.
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError
     return value
 
 

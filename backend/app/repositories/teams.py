@@ -37,3 +37,8 @@ async def teams_of(session: AsyncSession, user_id: uuid.UUID) -> list[Team]:
         .order_by(Team.name)
     )
     return list(result.scalars().all())
+
+
+async def member_ids(session: AsyncSession, team_id: uuid.UUID) -> list[str]:
+    result = await session.execute(select(TeamMember.user_id).where(TeamMember.team_id == team_id))
+    return [str(user_id) for user_id in result.scalars().all()]

@@ -18,6 +18,18 @@ async def count_admins(session: AsyncSession, *, active_only: bool = False) -> i
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def lock_active_admins(session: AsyncSession) -> int:
+    """Lock every active admin row and count them: two requests demoting two admins at once
+    are decided one after the other, so they cannot both see "another admin is left"."""
+    result = await session.execute(
+        select(User.id)
+        .where(User.role == Role.admin, User.is_active)
+        .order_by(User.id)  # one order for every locker: no deadlock between two of them
+        .with_for_update()
+    )
+    return len(result.all())
+
+
 async def get(
     session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
 ) -> User | None:

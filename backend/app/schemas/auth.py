@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, StringConstraints
 
 from app.models.enums import Role
-from app.schemas.common import ORMModel
+from app.schemas.common import NO_NUL, ORMModel
 
 Username = Annotated[
     str,
@@ -19,7 +19,7 @@ PasswordField = Annotated[SecretStr, Field(min_length=1, max_length=256)]
 
 
 class LoginRequest(BaseModel):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
     password: PasswordField
 
     model_config = {"json_schema_extra": {"examples": [{"username": "admin", "password": "…"}]}}

@@ -11,8 +11,15 @@ from app.repositories.pagination import Page as PageData
 
 T = TypeVar("T")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+# Text PostgreSQL can store: no NUL characters (its text types refuse them).
+NO_NUL = r"^[^\x00]*$"
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
+]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500, pattern=NO_NUL)
+]
 
 
 class Page(BaseModel, Generic[T]):
@@ -54,7 +61,12 @@ Cursor = Annotated[
 ]
 Search = Annotated[
     str | None,
-    Query(min_length=1, max_length=200, description="Case-insensitive substring to look for."),
+    Query(
+        min_length=1,
+        max_length=200,
+        pattern=NO_NUL,
+        description="Case-insensitive substring to look for.",
+    ),
 ]
 
 

@@ -8,9 +8,9 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from app.models.enums import Role
 from app.schemas.auth import PasswordField, Username
-from app.schemas.common import ORMModel
+from app.schemas.common import NO_NUL, ORMModel
 
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=NO_NUL)]
 
 
 class UserOut(ORMModel):

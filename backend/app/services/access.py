@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.policy import GLOBAL_LEVEL, LEVEL_RANK, ROLE_LEVEL_CAP, capped
 from app.auth.principal import Principal
 from app.core.errors import Forbidden
+from app.models import System
 from app.models.enums import AuditOutcome, GrantLevel
 from app.repositories import access as access_repo
+from app.repositories import common as common_repo
 from app.services import audit
 
 _BY_RANK = {rank: level for level, rank in LEVEL_RANK.items()}
@@ -54,7 +56,9 @@ async def system_levels(
 ) -> dict[uuid.UUID, GrantLevel | None]:
     """The principal's effective level on each system (None: cannot even see it)."""
     if principal.role in GLOBAL_LEVEL:
-        return dict.fromkeys(system_ids, GLOBAL_LEVEL[principal.role])
+        existing = await common_repo.existing_ids(session, System, system_ids)
+        level = GLOBAL_LEVEL[principal.role]
+        return {system_id: level if system_id in existing else None for system_id in system_ids}
     ranks = await access_repo.system_ranks(session, principal.id, system_ids)
     return {
         system_id: capped(principal.role, _BY_RANK.get(ranks.get(system_id, 0)))

@@ -13,6 +13,7 @@ from app.core.errors import NotFound
 from app.models import System, SystemGroup, SystemGroupMember
 from app.models.enums import GrantLevel
 from app.repositories import common as common_repo
+from app.repositories import grants as grants_repo
 from app.repositories import groups as groups_repo
 from app.repositories.pagination import Order, Page, keyset_page
 from app.services import access, audit
@@ -97,7 +98,11 @@ async def update(
 async def delete(session: AsyncSession, actor: Principal, group_id: uuid.UUID) -> None:
     """Remove a group, its memberships and the grants on it (the systems stay)."""
     group = await get(session, actor, group_id, for_update=True)
-    name = group.name
+    details = {
+        "name": group.name,
+        "grants": await grants_repo.listed(session, group_id=group.id),
+        "systems": (await groups_repo.system_counts(session, [group.id])).get(group.id, 0),
+    }
     await common_repo.delete(session, group)
     await audit.record(
         session,
@@ -105,7 +110,7 @@ async def delete(session: AsyncSession, actor: Principal, group_id: uuid.UUID) -
         actor=actor,
         target_type="group",
         target_id=group_id,
-        details={"name": name},
+        details=details,
     )
 
 

@@ -46,6 +46,11 @@ async def search(
     group_id: uuid.UUID | None = None,
     labels: dict[str, str] | None = None,
 ) -> Page[System]:
+    if group_id is not None and await access.group_level(session, principal, group_id) is None:
+        raise NotFound(
+            f"group_id: no group with id {group_id}",
+            details=[{"field": "group_id", "message": "no such group"}],
+        )
     stmt = systems_repo.search(
         visible=access.systems_filter(principal, GrantLevel.view),
         q=q,

@@ -12,6 +12,7 @@ from app.auth.principal import Principal
 from app.core.errors import NotFound
 from app.models import Team, TeamMember, User
 from app.repositories import common as common_repo
+from app.repositories import grants as grants_repo
 from app.repositories import teams as teams_repo
 from app.repositories.pagination import Order, Page, keyset_page
 from app.services import audit
@@ -90,7 +91,12 @@ async def update(
 async def delete(session: AsyncSession, actor: Principal, team_id: uuid.UUID) -> None:
     """Remove a team, its memberships and its grants."""
     team = await get(session, team_id, for_update=True)
-    name = team.name
+    # What goes with it, so the log says who lost which access.
+    details = {
+        "name": team.name,
+        "members": await teams_repo.member_ids(session, team.id),
+        "grants": await grants_repo.listed(session, team_id=team.id),
+    }
     await common_repo.delete(session, team)
     await audit.record(
         session,
@@ -98,7 +104,7 @@ async def delete(session: AsyncSession, actor: Principal, team_id: uuid.UUID) ->
         actor=actor,
         target_type="team",
         target_id=team_id,
-        details={"name": name},
+        details=details,
     )
 
 

@@ -17,6 +17,7 @@ from app.core.errors import Conflict
 from app.models import User
 from app.models.enums import Role
 from app.repositories import auth as auth_repo
+from app.repositories import teams as teams_repo
 from app.repositories import users as users_repo
 from app.repositories.pagination import Order, Page, keyset_page
 from app.services import audit
@@ -134,7 +135,7 @@ async def search(
 async def _keep_an_admin(session: AsyncSession, user: User, change: str) -> None:
     """Refuse a change that would leave no active admin to undo it."""
     if user.role == Role.admin and user.is_active:
-        if await users_repo.count_admins(session, active_only=True) <= 1:
+        if await users_repo.lock_active_admins(session) <= 1:
             raise Conflict(f"{change} would leave Orca without an active admin")
 
 
@@ -143,6 +144,10 @@ async def update(
 ) -> User:
     """Apply the given fields (role, is_active, email, full_name). A changed role or a
     deactivation ends the user's sessions at once."""
+    if "role" in changes or "is_active" in changes:
+        # Admins first, then the target: every request that may remove an admin locks in the
+        # same order, so two of them wait for each other instead of deadlocking.
+        await users_repo.lock_active_admins(session)
     user = await get(session, user_id, for_update=True)
     if changes.get("role", user.role) != user.role:
         await _keep_an_admin(session, user, "changing the role of the last admin")
@@ -194,17 +199,17 @@ async def reset_password(
 
 async def delete(session: AsyncSession, actor: Principal, user_id: uuid.UUID) -> None:
     """Remove an account. Its audit history stays, naming it by id and username."""
+    await users_repo.lock_active_admins(session)
     user = await get(session, user_id, for_update=True)
     if user.id == actor.id:
         raise Conflict("you cannot delete your own account; ask another admin")
     await _keep_an_admin(session, user, "deleting the last admin")
-    username = user.username
+    details = {
+        "username": user.username,
+        "role": user.role.value,
+        "teams": [str(team.id) for team in await teams_repo.teams_of(session, user.id)],
+    }
     await users_repo.delete(session, user)
     await audit.record(
-        session,
-        "user.delete",
-        actor=actor,
-        target_type="user",
-        target_id=user_id,
-        details={"username": username},
+        session, "user.delete", actor=actor, target_type="user", target_id=user_id, details=details
     )
