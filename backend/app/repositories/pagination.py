@@ -41,6 +41,14 @@ class Order:
         return cls(name, tuple((column, descending) for column in columns))
 
 
+def name_sorts(model: Any) -> dict[str, Order]:
+    """The sorts of a named resource: by name or by creation, either way round."""
+    return {
+        name: Order.of(name, getattr(model, name.lstrip("-")), model.id)
+        for name in ("name", "-name", "created_at", "-created_at")
+    }
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]

@@ -15,7 +15,7 @@ from app.models.enums import GrantLevel
 from app.repositories import common as common_repo
 from app.repositories import grants as grants_repo
 from app.repositories import groups as groups_repo
-from app.repositories.pagination import Order, Page, keyset_page
+from app.repositories.pagination import Page, keyset_page, name_sorts
 from app.services import access, audit
 from app.services.common import (
     changes_of,
@@ -24,12 +24,7 @@ from app.services.common import (
     require_unique_name,
 )
 
-SORTS = {
-    "name": Order.of("name", SystemGroup.name, SystemGroup.id),
-    "-name": Order.of("-name", SystemGroup.name, SystemGroup.id),
-    "created_at": Order.of("created_at", SystemGroup.created_at, SystemGroup.id),
-    "-created_at": Order.of("-created_at", SystemGroup.created_at, SystemGroup.id),
-}
+SORTS = name_sorts(SystemGroup)
 
 
 async def get(

@@ -12,15 +12,10 @@ from app.core.errors import NotFound
 from app.models import System
 from app.models.enums import GrantLevel, HealthStatus, SystemKind
 from app.repositories import systems as systems_repo
-from app.repositories.pagination import Order, Page, keyset_page
+from app.repositories.pagination import Page, keyset_page, name_sorts
 from app.services import access
 
-SORTS = {
-    "name": Order.of("name", System.name, System.id),
-    "-name": Order.of("-name", System.name, System.id),
-    "created_at": Order.of("created_at", System.created_at, System.id),
-    "-created_at": Order.of("-created_at", System.created_at, System.id),
-}
+SORTS = name_sorts(System)
 
 
 async def get(session: AsyncSession, principal: Principal, system_id: uuid.UUID) -> System:

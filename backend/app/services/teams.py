@@ -14,7 +14,7 @@ from app.models import Team, TeamMember, User
 from app.repositories import common as common_repo
 from app.repositories import grants as grants_repo
 from app.repositories import teams as teams_repo
-from app.repositories.pagination import Order, Page, keyset_page
+from app.repositories.pagination import Page, keyset_page, name_sorts
 from app.services import audit
 from app.services.common import (
     changes_of,
@@ -23,12 +23,7 @@ from app.services.common import (
     require_unique_name,
 )
 
-SORTS = {
-    "name": Order.of("name", Team.name, Team.id),
-    "-name": Order.of("-name", Team.name, Team.id),
-    "created_at": Order.of("created_at", Team.created_at, Team.id),
-    "-created_at": Order.of("-created_at", Team.created_at, Team.id),
-}
+SORTS = name_sorts(Team)
 
 
 async def get(session: AsyncSession, team_id: uuid.UUID, *, for_update: bool = False) -> Team:
