@@ -233,6 +233,46 @@ def audit_verify(
     raise typer.Exit(1)
 
 
+@cli.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every credential secret under the first key of ORCA_ENCRYPTION_KEYS.
+
+    Put a new key (`orca generate-key`) first, keep the old ones after it, run this, then
+    remove the old keys. Safe to interrupt and run again.
+    """
+    from app.core.db import create_engine, create_sessionmaker
+    from app.core.vault import Vault
+    from app.services import credentials as credentials_service
+
+    settings = _settings("cli")
+    _require(settings, "encryption_keys")
+    url = _database_url(settings)
+    vault = Vault.from_settings(settings)
+
+    async def run() -> credentials_service.Rotation:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await credentials_service.rotate_keys(session, vault)
+        finally:
+            await engine.dispose()
+
+    from app.core.vault import VaultError
+
+    try:
+        with _database_errors():
+            result = asyncio.run(run())
+    except VaultError:
+        _fail(
+            "a stored secret opens with none of the keys in ORCA_ENCRYPTION_KEYS; "
+            "add back the key it was encrypted with"
+        )
+    typer.echo(
+        f"re-encrypted {result.rotated} secret(s); {result.already_current} already used "
+        "the first key"
+    )
+
+
 @cli.command("generate-key")
 def generate_key() -> None:
     """Print a new Fernet key for ORCA_ENCRYPTION_KEYS."""

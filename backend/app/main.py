@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import audit, auth, grants, groups, health, systems, teams, users
+from app.api import audit, auth, credentials, grants, groups, health, systems, teams, users
 from app.auth.dependencies import API_PREFIX
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
 from app.core.middleware import RequestIdMiddleware
 from app.core.redis import create_redis
+from app.core.vault import Vault
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -43,9 +44,11 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    # Built here, not in the lifespan: a bad key fails create_app() at once.
+    app.state.vault = Vault.from_settings(settings) if settings.encryption_keys else None
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
-    for module in (auth, users, teams, groups, grants, systems, audit):
+    for module in (auth, users, teams, groups, grants, credentials, systems, audit):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

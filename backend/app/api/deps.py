@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import session_scope
+from app.core.errors import Unavailable
+from app.core.vault import Vault
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -44,3 +46,13 @@ def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 
 
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+
+
+def get_vault(request: Request) -> Vault:
+    vault: Vault | None = request.app.state.vault
+    if vault is None:  # `orca api` refuses to start without keys; an embedding app may not
+        raise Unavailable("ORCA_ENCRYPTION_KEYS is not set: credentials cannot be opened")
+    return vault
+
+
+VaultDep = Annotated[Vault, Depends(get_vault)]

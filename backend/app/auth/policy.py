@@ -28,6 +28,10 @@ class Permission(StrEnum):
     grants_read = "grants:read"
     grants_manage = "grants:manage"
     systems_read = "systems:read"
+    # Credentials are admin business: a credential attached to a host one controls would hand
+    # its secret over, so only admins choose which system gets which credential.
+    credentials_read = "credentials:read"
+    credentials_manage = "credentials:manage"
 
     audit_read = "audit:read"
     audit_export = "audit:export"

@@ -21,6 +21,9 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: DateTime(timezone=True)}
+    # Read server-made values (created_at, updated_at) back with RETURNING at flush: an async
+    # session cannot lazy-load them afterwards.
+    __mapper_args__ = {"eager_defaults": True}
 
 
 def str_enum(enum_cls: type[StrEnum], name: str) -> Enum:
