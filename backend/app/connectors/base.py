@@ -1,0 +1,147 @@
+"""The connector protocol: how Orca reaches a system, whatever carries the bytes.
+
+A connector checks that a system answers, and executes one request on it, streaming stdout
+and stderr to a sink as they are produced, honouring a cancel event and the request's timeout
+(by stopping the remote process, not only the channel), and returning the exit code and
+timings. Connectors receive plain values (`Target`, `ExecRequest`), never a database session.
+
+Every failure leaves a connector as one of these, so the engine and the API can say what went
+wrong without knowing the library underneath:
+
+    ConnectorError            protocol: the other side spoke, but not as expected
+    ├── Unreachable           dns, refused, timeout (connecting), network
+    │   └── CircuitOpen       recent failures: not even tried, for a while
+    ├── AuthFailed            credentials refused
+    ├── HostKeyError          the host's identity could not be trusted
+    │   ├── HostKeyUnknown    no key pinned yet: scan and trust first
+    │   └── HostKeyMismatch   the key changed (names expected and found fingerprints)
+    └── Unsupported           this connector cannot run that (a shell it lacks)
+
+A command that runs and exits non-zero is not an error: it is a result with that exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from app.models.enums import OutputStream, Shell
+
+
+class ConnectorError(Exception):
+    category = "protocol"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # A finer cause inside the category ("dns", "refused", "timeout" for Unreachable).
+        self.reason = reason or self.category
+
+
+class Unreachable(ConnectorError):
+    category = "unreachable"
+
+
+class CircuitOpen(Unreachable):
+    category = "circuit_open"
+
+
+class AuthFailed(ConnectorError):
+    category = "auth"
+
+
+class HostKeyError(ConnectorError):
+    category = "host_key"
+
+
+class HostKeyUnknown(HostKeyError):
+    pass
+
+
+class HostKeyMismatch(HostKeyError):
+    def __init__(self, expected: str, found: str) -> None:
+        super().__init__(
+            f"host key mismatch: expected {expected}, found {found}; if the host was "
+            "rebuilt, scan and trust its new key",
+            reason="mismatch",
+        )
+        self.expected = expected
+        self.found = found
+
+
+class Unsupported(ConnectorError):
+    category = "unsupported"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as whom. `secret` holds the decrypted credential fields, only in memory."""
+
+    system_id: str
+    host: str
+    port: int | None
+    username: str | None = None
+    secret: dict[str, str] = field(default_factory=dict, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    host_key: str | None = None  # the pinned key, "<type> <base64>"
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    command: str
+    shell: Shell = Shell.sh
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # seconds; None: no limit
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int | None  # None when the process was stopped (timeout, cancel) or vanished
+    started_at: datetime
+    finished_at: datetime
+    timed_out: bool = False
+    cancelled: bool = False
+    signal: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    latency_ms: float
+    detail: str = ""
+
+
+# Receives each chunk as it arrives; awaited, so a slow consumer slows the producer (bounded
+# memory whatever the output size).
+OutputSink = Callable[[OutputStream, bytes], Awaitable[None]]
+
+
+@runtime_checkable
+class Connector(Protocol):
+    name: ClassVar[str]
+    # Validates a system's `options` for this connector (extra keys refused).
+    options_schema: ClassVar[type[BaseModel]]
+    shells: ClassVar[frozenset[Shell]]
+
+    async def check(self, target: Target) -> CheckResult:
+        """Connect, authenticate and run a trivial command; raise a ConnectorError if not."""
+        ...
+
+    async def execute(
+        self, target: Target, request: ExecRequest, sink: OutputSink, cancel: asyncio.Event
+    ) -> ExecResult:
+        """Run `request` on `target`, streaming output to `sink` until it ends, the timeout
+        passes or `cancel` is set (then stop the remote process and return)."""
+        ...
+
+    async def close(self) -> None:
+        """Release pooled connections and threads."""
+        ...
+
+
+class NoOptions(BaseModel):
+    model_config = {"extra": "forbid"}
