@@ -28,6 +28,13 @@ class Permission(StrEnum):
     grants_read = "grants:read"
     grants_manage = "grants:manage"
     systems_read = "systems:read"
+    # Name, description, labels, groups, concurrency, and trusting a host key: needs `manage`
+    # on the system too.
+    systems_edit = "systems:edit"
+    # Adding and removing systems, and how to reach them (connector, host, port, credential,
+    # options): admins only, since pointing a system that has a credential at another host
+    # would send that host the credential.
+    systems_admin = "systems:admin"
     # Credentials are admin business: a credential attached to a host one controls would hand
     # its secret over, so only admins choose which system gets which credential.
     credentials_read = "credentials:read"
@@ -44,7 +51,7 @@ _AUDIT = frozenset({Permission.audit_read, Permission.audit_export, Permission.a
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
-    Role.operator: _EVERYONE,
+    Role.operator: _EVERYONE | {Permission.systems_edit},
     Role.viewer: _EVERYONE,
     Role.auditor: _EVERYONE | _READ_EVERYTHING | _AUDIT,
 }

@@ -126,6 +126,9 @@ class Connector(Protocol):
     # Validates a system's `options` for this connector (extra keys refused).
     options_schema: ClassVar[type[BaseModel]]
     shells: ClassVar[frozenset[Shell]]
+    # Optional: the credential kinds it accepts (absent: any), and its port when none is given.
+    # credential_kinds: ClassVar[frozenset[CredentialKind]]
+    # default_port: ClassVar[int | None]
 
     async def check(self, target: Target) -> CheckResult:
         """Connect, authenticate and run a trivial command; raise a ConnectorError if not."""

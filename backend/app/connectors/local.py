@@ -27,7 +27,7 @@ from app.connectors.base import (
     Target,
     Unsupported,
 )
-from app.models.enums import OutputStream, Shell
+from app.models.enums import CredentialKind, OutputStream, Shell
 
 CHUNK = 64 * 1024
 _SHELLS = {Shell.sh: "/bin/sh", Shell.bash: "/bin/bash"}
@@ -58,6 +58,8 @@ class LocalConnector:
     name: ClassVar[str] = "local"
     options_schema: ClassVar[type[BaseModel]] = NoOptions
     shells: ClassVar[frozenset[Shell]] = frozenset(_SHELLS)
+    credential_kinds: ClassVar[frozenset[CredentialKind]] = frozenset()  # runs as the worker
+    default_port: ClassVar[int | None] = None
     # Seconds between TERM and KILL when a command is stopped.
     grace_seconds: ClassVar[float] = 5.0
 

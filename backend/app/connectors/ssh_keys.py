@@ -76,3 +76,23 @@ def fingerprint(key: paramiko.PKey) -> str:
 
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def parse_public_key(text: str) -> tuple[str, str]:
+    """A host's public key as `<type> <base64>` (an authorized_keys or known_hosts line is
+    fine: a leading host name or trailing comment is dropped), and its fingerprint."""
+    import base64
+    import binascii
+
+    parts = text.strip().split()
+    for index in range(len(parts) - 1):
+        key_type, encoded = parts[index], parts[index + 1]
+        if not key_type.startswith(("ssh-", "ecdsa-")):
+            continue
+        try:
+            blob = base64.b64decode(encoded, validate=True)
+            key = paramiko.PKey.from_type_string(key_type, blob)
+        except (binascii.Error, ValueError, paramiko.SSHException) as exc:
+            raise KeyProblem("not a valid public key") from exc
+        return f"{key.get_name()} {key.get_base64()}", fingerprint(key)
+    raise KeyProblem("expected a public key as '<type> <base64>', e.g. 'ssh-ed25519 AAAA…'")

@@ -27,9 +27,10 @@ class System(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_systems_kind", "kind"),
         Index("ix_systems_health_status", "health_status"),
         Index("ix_systems_credential_id", "credential_id"),
+        Index("uq_systems_name_lower", func.lower(text("name")), unique=True),
     )
 
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(500))
     kind: Mapped[SystemKind] = mapped_column(str_enum(SystemKind, "system_kind"))
     connector: Mapped[str] = mapped_column(String(64))

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import System, SystemGroup, SystemGroupMember
@@ -18,6 +19,7 @@ def search(
     health: HealthStatus | None = None,
     group_id: uuid.UUID | None = None,
     labels: dict[str, str] | None = None,
+    connector: str | None = None,
 ) -> Select[System]:
     stmt = select(System).where(visible)
     if q:
@@ -34,6 +36,8 @@ def search(
         )
     if labels:
         stmt = stmt.where(System.labels.contains(labels))
+    if connector:
+        stmt = stmt.where(System.connector == connector)
     return stmt
 
 
@@ -58,3 +62,9 @@ async def groups_of(
     for system_id, group_id in result.all():
         groups.setdefault(system_id, []).append(group_id)
     return groups
+
+
+async def id_by_name(session: AsyncSession, model: type[Any], name: str) -> uuid.UUID | None:
+    result = await session.execute(select(model.id).where(func.lower(model.name) == name.lower()))
+    found: uuid.UUID | None = result.scalar_one_or_none()
+    return found
