@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.processes",
     "tests.fixtures.auth",
     "tests.fixtures.systems",
+    "tests.fixtures.sshd",
 ]

@@ -1,0 +1,568 @@
+"""The SSH connector (paramiko), built to be trusted in production.
+
+- **Host keys are pinned.** A system connects only if the server shows exactly the key stored
+  for it; with none stored the connection is refused (`HostKeyUnknown`) until a user who
+  manages the system scans and trusts it. There is no auto-add anywhere.
+- **Transports are pooled** per system and credential and reused across executions and jobs:
+  a cap on sessions per transport, keepalives, a liveness check before reuse, idle expiry.
+- **A circuit breaker** per system: after `breaker_threshold` consecutive connection failures,
+  further attempts fail fast (`CircuitOpen`) for `breaker_seconds`.
+- **Stopping kills the remote process group.** sshd starts every command as the leader of a new
+  session, so the command's first act is to report its process group id (a marker line taken
+  out of stdout); a timeout or cancel signals that group TERM, then KILL after a grace period,
+  over a second channel.
+- **paramiko blocks**: every call runs in this connector's bounded thread pool, and output is
+  handed to the async sink chunk by chunk (each waits for the sink: bounded memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import logging
+import re
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import paramiko
+from pydantic import BaseModel, Field
+
+from app.connectors.base import (
+    AuthFailed,
+    CheckResult,
+    CircuitOpen,
+    ConnectorError,
+    ExecRequest,
+    ExecResult,
+    HostKeyMismatch,
+    HostKeyUnknown,
+    OutputSink,
+    Target,
+    Unreachable,
+    Unsupported,
+)
+from app.connectors.ssh_keys import KeyProblem, fingerprint, load_private_key, parse_public_key
+from app.models.enums import CredentialKind, OutputStream, Shell
+
+T = TypeVar("T")
+# paramiko logs every failed handshake with a traceback at ERROR; each failure reaches the
+# caller as one of our errors instead, so its own log is kept for what it considers critical.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+CHUNK = 64 * 1024
+_MARKER = b"\x1eORCA-PGID "
+_SHELLS = {Shell.sh: "/bin/sh", Shell.bash: "/bin/bash"}
+# Fast, modern choices first (curve25519 costs a fraction of the post-quantum default).
+_KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SSHOptions(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    connect_timeout: float = Field(10.0, gt=0, le=120, description="Seconds to connect.")
+    keepalive_seconds: int = Field(15, ge=0, le=3600, description="0 turns keepalives off.")
+    jump_host: str | None = Field(None, max_length=255, description="A bastion to go through.")
+    jump_port: int = Field(22, ge=1, le=65535)
+    jump_username: str | None = Field(None, max_length=200, description="Default: the system's.")
+    jump_host_key: str | None = Field(
+        None, max_length=20000, description="The bastion's public key, pinned (required)."
+    )
+
+
+def map_error(exc: BaseException, *, connecting: bool = True) -> ConnectorError:
+    """Every exception paramiko and the socket layer raise, as one of ours."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    if isinstance(exc, socket.gaierror):
+        return Unreachable(f"cannot resolve the host name ({exc.strerror})", reason="dns")
+    if isinstance(exc, ConnectionRefusedError):
+        return Unreachable("connection refused", reason="refused")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return Unreachable("timed out connecting", reason="timeout")
+    if isinstance(exc, paramiko.BadAuthenticationType):
+        return AuthFailed(
+            f"the server does not accept this kind of credential ({exc.allowed_types})"
+        )
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        return AuthFailed("the private key needs its passphrase")
+    if isinstance(exc, paramiko.AuthenticationException):
+        return AuthFailed("authentication failed")
+    if isinstance(exc, paramiko.ChannelException):
+        return ConnectorError(f"the server refused a channel ({exc.text})")
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return Unreachable("no address of the host accepted the connection", reason="refused")
+    if isinstance(exc, paramiko.SSHException | EOFError):
+        message = str(exc) or type(exc).__name__
+        lowered = message.lower()
+        if connecting and any(
+            hint in lowered for hint in ("banner", "no existing session", "timed out", "eof")
+        ):
+            # It took the TCP connection but never completed an SSH handshake.
+            return Unreachable(
+                f"no SSH handshake: not an SSH server, overloaded, or it hung up ({message})",
+                reason="protocol",
+            )
+        return ConnectorError(f"SSH protocol error: {message}")
+    if isinstance(exc, ConnectionError | OSError):
+        return Unreachable(
+            f"network error ({exc.strerror or type(exc).__name__})", reason="network"
+        )
+    return ConnectorError(f"unexpected error: {type(exc).__name__}")
+
+
+def _credential_id(target: Target) -> str:
+    """Pool key part for the credential: a digest, never the secret itself."""
+    material = "\x00".join(f"{k}={v}" for k, v in sorted(target.secret.items()))
+    return hashlib.sha256(f"{target.username}\x00{material}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Pooled:
+    transport: paramiko.Transport
+    jump: paramiko.Transport | None
+    sessions: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+    def alive(self) -> bool:
+        return self.transport.is_active() and self.transport.is_authenticated()
+
+    def close(self) -> None:
+        self.transport.close()
+        if self.jump is not None:
+            self.jump.close()
+
+
+@dataclass
+class _Breaker:
+    failures: int = 0
+    open_until: float = 0.0
+    last_error: str = ""
+
+
+class SSHConnector:
+    name: ClassVar[str] = "ssh"
+    options_schema: ClassVar[type[BaseModel]] = SSHOptions
+    shells: ClassVar[frozenset[Shell]] = frozenset(_SHELLS)
+    credential_kinds: ClassVar[frozenset[CredentialKind]] = frozenset(
+        {CredentialKind.ssh_password, CredentialKind.ssh_key}
+    )
+    default_port: ClassVar[int | None] = 22
+
+    grace_seconds: ClassVar[float] = 5.0
+    max_sessions_per_transport: ClassVar[int] = 8
+    idle_seconds: ClassVar[float] = 120.0
+    breaker_threshold: ClassVar[int] = 5
+    breaker_seconds: ClassVar[float] = 30.0
+
+    def __init__(self, max_threads: int = 256) -> None:
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_threads, thread_name_prefix="orca-ssh"
+        )
+        self._lock = threading.Lock()
+        self._pool: dict[tuple[str, ...], list[_Pooled]] = {}
+        self._breakers: dict[str, _Breaker] = {}
+        self._connecting: dict[tuple[str, ...], threading.Lock] = {}
+        self._keys: dict[str, paramiko.PKey] = {}  # parsed once: RSA parsing is costly
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+    # -- host keys -------------------------------------------------------------------------
+
+    async def scan_host_key(self, target: Target) -> tuple[str, str]:
+        """Connect without authenticating and return the server's key and fingerprint. Used by
+        "scan and trust"; trusting is the caller's explicit next step."""
+        options = SSHOptions.model_validate(target.options)
+        return await self._run(self._scan, target, options)
+
+    def _scan(self, target: Target, options: SSHOptions) -> tuple[str, str]:
+        try:
+            jump = self._jump(target, options)
+            transport = self._start(target.host, target.port or 22, options, jump)
+            try:
+                key = transport.get_remote_server_key()
+                return f"{key.get_name()} {key.get_base64()}", fingerprint(key)
+            finally:
+                transport.close()
+                if jump is not None:
+                    jump.close()
+        except Exception as exc:
+            raise map_error(exc) from None
+
+    def _start(
+        self,
+        host: str,
+        port: int,
+        options: SSHOptions,
+        jump: paramiko.Transport | None,
+    ) -> paramiko.Transport:
+        if jump is not None:
+            sock: Any = jump.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0))
+        else:
+            sock = socket.create_connection((host, port), timeout=options.connect_timeout)
+        transport = paramiko.Transport(sock)
+        transport.banner_timeout = options.connect_timeout
+        transport.handshake_timeout = options.connect_timeout
+        security = transport.get_security_options()
+        security.kex = tuple(k for k in _KEX if k in security.kex) + tuple(
+            k for k in security.kex if k not in _KEX
+        )
+        transport.start_client(timeout=options.connect_timeout)
+        return transport
+
+    @staticmethod
+    def _verify(transport: paramiko.Transport, pinned: str | None) -> None:
+        found = transport.get_remote_server_key()
+        found_line = f"{found.get_name()} {found.get_base64()}"
+        if pinned is None:
+            raise HostKeyUnknown(
+                f"no host key is pinned for this system; the server shows {fingerprint(found)}: "
+                "scan and trust it first",
+                reason="unknown",
+            )
+        try:
+            expected_line, expected_fingerprint = parse_public_key(pinned)
+        except KeyProblem:
+            raise HostKeyUnknown("the pinned host key is unreadable", reason="unknown") from None
+        if expected_line != found_line:
+            raise HostKeyMismatch(expected_fingerprint, fingerprint(found))
+
+    # -- connecting and the pool -------------------------------------------------------------
+
+    def _private_key(self, target: Target) -> paramiko.PKey:
+        pem = target.secret["private_key"]
+        cache_key = hashlib.sha256(
+            f"{pem}\x00{target.secret.get('passphrase', '')}".encode()
+        ).hexdigest()
+        with self._lock:
+            cached = self._keys.get(cache_key)
+        if cached is None:
+            try:
+                cached = load_private_key(pem, target.secret.get("passphrase"))
+            except KeyProblem as exc:
+                raise AuthFailed(f"the credential's key cannot be used: {exc}") from None
+            with self._lock:
+                self._keys[cache_key] = cached
+        return cached
+
+    def _authenticate(self, transport: paramiko.Transport, target: Target, username: str) -> None:
+        if "private_key" in target.secret:
+            transport.auth_publickey(username, self._private_key(target))
+        elif "password" in target.secret:
+            transport.auth_password(username, target.secret["password"])
+        else:
+            raise AuthFailed("the system has no SSH credential")
+
+    def _jump(self, target: Target, options: SSHOptions) -> paramiko.Transport | None:
+        if not options.jump_host:
+            return None
+        jump = self._start(options.jump_host, options.jump_port, options, None)
+        try:
+            self._verify(jump, options.jump_host_key)
+            self._authenticate(jump, target, options.jump_username or target.username or "")
+        except BaseException:
+            jump.close()
+            raise
+        return jump
+
+    def _connect(self, target: Target, options: SSHOptions) -> _Pooled:
+        jump = self._jump(target, options)
+        try:
+            transport = self._start(target.host, target.port or 22, options, jump)
+            try:
+                self._verify(transport, target.host_key)
+                self._authenticate(transport, target, target.username or "")
+            except BaseException:
+                transport.close()
+                raise
+        except BaseException:
+            if jump is not None:
+                jump.close()
+            raise
+        if options.keepalive_seconds:
+            transport.set_keepalive(options.keepalive_seconds)
+        return _Pooled(transport, jump)
+
+    def _pool_key(self, target: Target) -> tuple[str, ...]:
+        return (
+            target.system_id,
+            target.host,
+            str(target.port or 22),
+            _credential_id(target),
+            target.host_key or "",
+            repr(sorted(target.options.items())),
+        )
+
+    def _breaker_check(self, system_id: str) -> None:
+        with self._lock:
+            breaker = self._breakers.get(system_id)
+            if breaker and breaker.open_until > time.monotonic():
+                wait = breaker.open_until - time.monotonic()
+                raise CircuitOpen(
+                    f"{breaker.failures} connection attempts in a row failed (last: "
+                    f"{breaker.last_error}); not trying again for {wait:.0f} s",
+                    reason="circuit_open",
+                )
+
+    def _breaker_record(self, system_id: str, error: ConnectorError | None) -> None:
+        with self._lock:
+            if error is None or not isinstance(error, Unreachable):
+                # Success, or a failure of the host's answer (auth, host key) rather than of
+                # reaching it: the circuit is for hosts that do not answer.
+                self._breakers.pop(system_id, None)
+                return
+            breaker = self._breakers.setdefault(system_id, _Breaker())
+            breaker.failures += 1
+            breaker.last_error = error.message
+            if breaker.failures >= self.breaker_threshold:
+                breaker.open_until = time.monotonic() + self.breaker_seconds
+
+    def _reuse(self, key: tuple[str, ...]) -> _Pooled | None:
+        """A live pooled transport with a free session slot, taken; stale ones are closed."""
+        now = time.monotonic()
+        with self._lock:
+            entries = self._pool.setdefault(key, [])
+            for entry in list(entries):
+                idle = entry.sessions == 0 and now - entry.last_used > self.idle_seconds
+                if idle or not entry.alive():
+                    entries.remove(entry)
+                    if entry.sessions == 0:
+                        entry.close()
+            for entry in entries:
+                if entry.sessions < self.max_sessions_per_transport:
+                    entry.sessions += 1
+                    return entry
+        return None
+
+    def _acquire(self, target: Target) -> _Pooled:
+        key = self._pool_key(target)
+        if (entry := self._reuse(key)) is not None:
+            return entry
+        # One connection attempt at a time per system: those waiting then find its slots.
+        with self._lock:
+            connecting = self._connecting.setdefault(key, threading.Lock())
+        with connecting:
+            if (entry := self._reuse(key)) is not None:
+                return entry
+            self._breaker_check(target.system_id)
+            options = SSHOptions.model_validate(target.options)
+            try:
+                entry = self._connect(target, options)
+            except Exception as exc:
+                error = map_error(exc)
+                self._breaker_record(target.system_id, error)
+                raise error from None
+            self._breaker_record(target.system_id, None)
+            entry.sessions = 1
+            with self._lock:
+                self._pool.setdefault(key, []).append(entry)
+            return entry
+
+    def _release(self, entry: _Pooled, broken: bool = False) -> None:
+        with self._lock:
+            entry.sessions -= 1
+            entry.last_used = time.monotonic()
+            if broken or not entry.alive():
+                for entries in self._pool.values():
+                    if entry in entries:
+                        entries.remove(entry)
+                if entry.sessions <= 0:
+                    entry.close()
+
+    def pooled_transports(self, system_id: str) -> int:
+        with self._lock:
+            return sum(len(v) for k, v in self._pool.items() if k[0] == system_id)
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    async def check(self, target: Target) -> CheckResult:
+        started = time.perf_counter()
+        sink_bytes: list[bytes] = []
+
+        async def sink(stream: OutputStream, data: bytes) -> None:
+            sink_bytes.append(data)
+
+        result = await self.execute(
+            target, ExecRequest(command="true", timeout=30), sink, asyncio.Event()
+        )
+        if result.exit_code != 0:
+            raise ConnectorError(f"`true` exited with {result.exit_code}")
+        return CheckResult(latency_ms=(time.perf_counter() - started) * 1000)
+
+    async def execute(
+        self, target: Target, request: ExecRequest, sink: OutputSink, cancel: asyncio.Event
+    ) -> ExecResult:
+        if request.shell not in _SHELLS:
+            raise Unsupported(f"the ssh connector runs sh or bash, not {request.shell.value}")
+        bad = [name for name in request.env if not _ENV_NAME.match(name)]
+        if bad:
+            raise Unsupported(f"not valid environment variable names: {', '.join(bad)}")
+        loop = asyncio.get_running_loop()
+        started = datetime.now(UTC)
+        entry = await self._run(self._acquire, target)
+        broken = False
+        try:
+            channel = await self._run(self._open, entry, request)
+            run = _Run(channel, sink, loop)
+            reader = loop.run_in_executor(self._threads, run.pump)
+            outcome = await _first(reader, cancel, request.timeout)
+            if outcome != "exited":
+                await self._stop_remote(entry, run)
+            try:
+                await asyncio.wait_for(asyncio.shield(reader), timeout=self.grace_seconds + 5)
+            except TimeoutError:
+                run.stop.set()
+            status = channel.exit_status if channel.exit_status_ready() else None
+            await self._run(channel.close)
+        except ConnectorError:
+            broken = True
+            raise
+        except Exception as exc:
+            broken = True
+            raise map_error(exc, connecting=False) from None
+        finally:
+            await self._run(self._release, entry, broken)
+        return ExecResult(
+            exit_code=status
+            if outcome == "exited" and status is not None and status >= 0
+            else None,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            timed_out=outcome == "timed_out",
+            cancelled=outcome == "cancelled",
+            signal="killed" if outcome == "exited" and status == -1 else None,
+        )
+
+    @staticmethod
+    def _open(entry: _Pooled, request: ExecRequest) -> paramiko.Channel:
+        channel = entry.transport.open_session(timeout=30)
+        exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in request.env.items())
+        # sshd made this shell a session (and process group) leader; report its id, then
+        # become the command, keeping that id.
+        command = (
+            f"printf '\\036ORCA-PGID %s\\n' \"$$\"; {exports}"
+            f"exec {_SHELLS[request.shell]} -c {shlex.quote(request.command)}"
+        )
+        channel.exec_command(command)
+        return channel
+
+    async def _stop_remote(self, entry: _Pooled, run: _Run) -> None:
+        """TERM the command's process group, then KILL it if it is still there after the
+        grace period. Done over a second channel of the same connection."""
+        known = await self._run(run.pgid_known.wait, 5)
+        if known and run.pgid:
+            await self._run(self._signal, entry, run.pgid, "TERM")
+            await self._run(run.channel.status_event.wait, self.grace_seconds)
+            # KILL whatever is left of the group, even if its leader already went.
+            await self._run(self._signal, entry, run.pgid, "KILL")
+        run.stop.set()
+
+    @staticmethod
+    def _signal(entry: _Pooled, pgid: int, signal_name: str) -> None:
+        channel = entry.transport.open_session(timeout=10)
+        try:
+            channel.exec_command(f"kill -{signal_name} -- -{int(pgid)} 2>/dev/null; true")
+            channel.recv_exit_status()
+        finally:
+            channel.close()
+
+    async def close(self) -> None:
+        with self._lock:
+            entries = [entry for group in self._pool.values() for entry in group]
+            self._pool.clear()
+        for entry in entries:
+            entry.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+class _Run:
+    """One command's output, pumped from its channel (in a pool thread) to the async sink."""
+
+    def __init__(
+        self, channel: paramiko.Channel, sink: OutputSink, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.channel = channel
+        self.sink = sink
+        self.loop = loop
+        self.stop = threading.Event()
+        self.pgid: int | None = None
+        self.pgid_known = threading.Event()
+        self._head = b""
+        # One event for both buffers: paramiko sets it when either receives data.
+        self._data = threading.Event()
+        channel.in_buffer.set_event(self._data)
+        channel.in_stderr_buffer.set_event(self._data)
+
+    def _deliver(self, stream: OutputStream, data: bytes) -> None:
+        if data:
+            asyncio.run_coroutine_threadsafe(self._send(stream, data), self.loop).result()
+
+    async def _send(self, stream: OutputStream, data: bytes) -> None:
+        await self.sink(stream, data)
+
+    def _stdout(self, data: bytes) -> None:
+        if self.pgid_known.is_set():
+            self._deliver(OutputStream.stdout, data)
+            return
+        # The first line is our marker with the process group id: take it out.
+        self._head += data
+        if b"\n" not in self._head and len(self._head) < 64:
+            return
+        line, _, rest = self._head.partition(b"\n")
+        if line.startswith(_MARKER):
+            try:
+                self.pgid = int(line[len(_MARKER) :])
+            except ValueError:
+                self.pgid = None
+        else:
+            rest = self._head
+        self._head = b""
+        self.pgid_known.set()
+        self._deliver(OutputStream.stdout, rest)
+
+    def pump(self) -> None:
+        channel = self.channel
+        try:
+            while not self.stop.is_set():
+                moved = False
+                if channel.recv_ready():
+                    self._stdout(channel.recv(CHUNK))
+                    moved = True
+                if channel.recv_stderr_ready():
+                    self._deliver(OutputStream.stderr, channel.recv_stderr(CHUNK))
+                    moved = True
+                if moved:
+                    continue
+                if channel.closed or (channel.eof_received and channel.exit_status_ready()):
+                    break
+                if channel.eof_received:
+                    # All output is in; the exit status follows.
+                    channel.status_event.wait(1.0)
+                    continue
+                self._data.wait(1.0)
+                self._data.clear()
+        finally:
+            if not self.pgid_known.is_set():
+                self.pgid_known.set()
+                if self._head and not self._head.startswith(_MARKER):
+                    self._deliver(OutputStream.stdout, self._head)
+
+
+async def _first(reader: asyncio.Future[None], cancel: asyncio.Event, limit: float | None) -> str:
+    cancelled: asyncio.Future[Any] = asyncio.ensure_future(cancel.wait())
+    waiting: set[asyncio.Future[Any]] = {reader, cancelled}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cancelled.cancel()
+    if reader in done:
+        reader.result()  # re-raise a failure of the pump
+        return "exited"
+    return "cancelled" if cancelled in done else "timed_out"
