@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from app import __version__
 from app.api import audit, auth, credentials, grants, groups, health, systems, teams, users
 from app.auth.dependencies import API_PREFIX
+from app.connectors.registry import Connectors
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
@@ -28,9 +29,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.redis = create_redis(settings.redis_url.get_secret_value())
+        app.state.connectors = Connectors()
         try:
             yield
         finally:
+            await app.state.connectors.close()
             await app.state.redis.aclose()
             await engine.dispose()
 

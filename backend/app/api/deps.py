@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.connectors.registry import Connectors
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.errors import Unavailable
@@ -56,3 +57,11 @@ def get_vault(request: Request) -> Vault:
 
 
 VaultDep = Annotated[Vault, Depends(get_vault)]
+
+
+def get_connectors(request: Request) -> Connectors:
+    connectors: Connectors = request.app.state.connectors
+    return connectors
+
+
+ConnectorsDep = Annotated[Connectors, Depends(get_connectors)]

@@ -7,12 +7,13 @@ import csv
 import io
 import json
 import uuid
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import SessionDep
+from app.api.deps import ConnectorsDep, SessionDep, VaultDep
 from app.auth.dependencies import requires
 from app.auth.policy import Permission
 from app.auth.principal import Principal
@@ -21,7 +22,17 @@ from app.models import System
 from app.models.enums import HealthStatus, SystemKind
 from app.repositories.pagination import Page as PageData
 from app.schemas.common import Cursor, Deleted, Limit, NameSort, Page, Search, page_of
-from app.schemas.systems import HostKeyPin, ImportResult, SystemCreate, SystemOut, SystemUpdate
+from app.schemas.systems import (
+    HostKeyPin,
+    HostKeyScan,
+    HostKeyTrust,
+    ImportResult,
+    SystemCreate,
+    SystemOut,
+    SystemUpdate,
+    TestResult,
+)
+from app.services import connectivity
 from app.services import systems as systems_service
 
 router = APIRouter(prefix="/systems", tags=["systems"])
@@ -233,3 +244,56 @@ async def import_systems(request: Request, principal: Admin, session: SessionDep
         rows = parsed
     created = await systems_service.import_systems(session, principal, rows)
     return ImportResult(created=len(created), ids=[system.id for system in created])
+
+
+@router.post("/{system_id}/test", response_model=TestResult, summary="Test the connection")
+async def test_system(
+    system_id: uuid.UUID,
+    principal: Reader,
+    session: SessionDep,
+    vault: VaultDep,
+    connectors: ConnectorsDep,
+) -> TestResult:
+    """Connect, authenticate and run a trivial command (needs `execute` on the system). Answers
+    200 either way: `ok`, the latency, or the category of failure. The system's health is
+    updated."""
+    outcome = await connectivity.test_system(session, vault, connectors, principal, system_id)
+    return TestResult(**asdict(outcome))
+
+
+@router.post("/{system_id}/host-key/scan", response_model=HostKeyScan, summary="Scan the host key")
+async def scan_host_key(
+    system_id: uuid.UUID,
+    principal: Editor,
+    session: SessionDep,
+    vault: VaultDep,
+    connectors: ConnectorsDep,
+) -> HostKeyScan:
+    """Fetch the key the host shows now, without trusting it. Compare its fingerprint with the
+    one on the host itself, then trust it."""
+    scan = await connectivity.scan_host_key(session, vault, connectors, principal, system_id)
+    return HostKeyScan(
+        host_key=scan.host_key,
+        fingerprint=scan.fingerprint,
+        pinned_fingerprint=scan.pinned_fingerprint,
+        matches_pinned=scan.fingerprint == scan.pinned_fingerprint,
+    )
+
+
+@router.post(
+    "/{system_id}/host-key/trust", response_model=SystemOut, summary="Scan and trust the host key"
+)
+async def trust_host_key(
+    system_id: uuid.UUID,
+    body: HostKeyTrust,
+    principal: Editor,
+    session: SessionDep,
+    vault: VaultDep,
+    connectors: ConnectorsDep,
+) -> SystemOut:
+    """Scan again and pin the key if its fingerprint is the one you confirmed (409, trusting
+    nothing, if the host shows another). Audited."""
+    system = await connectivity.trust_host_key(
+        session, vault, connectors, principal, system_id, body.fingerprint
+    )
+    return await _one(session, principal, system)

@@ -48,3 +48,21 @@ def get(name: str) -> type[Connector]:
     if name not in connectors:
         raise UnknownConnector(name, sorted(connectors))
     return connectors[name]
+
+
+class Connectors:
+    """One instance of each connector per process, made on first use (each holds a pool of
+    connections and threads), closed together at shutdown."""
+
+    def __init__(self) -> None:
+        self._instances: dict[str, Connector] = {}
+
+    def get(self, name: str) -> Connector:
+        if name not in self._instances:
+            self._instances[name] = get(name)()
+        return self._instances[name]
+
+    async def close(self) -> None:
+        instances, self._instances = list(self._instances.values()), {}
+        for instance in instances:
+            await instance.close()

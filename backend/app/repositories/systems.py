@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import System, SystemGroup, SystemGroupMember
@@ -68,3 +68,22 @@ async def id_by_name(session: AsyncSession, model: type[Any], name: str) -> uuid
     result = await session.execute(select(model.id).where(func.lower(model.name) == name.lower()))
     found: uuid.UUID | None = result.scalar_one_or_none()
     return found
+
+
+async def set_health(
+    session: AsyncSession,
+    system_id: uuid.UUID,
+    status: HealthStatus,
+    error: str | None,
+    checked_at: Any,
+) -> HealthStatus | None:
+    """Store a check's result; return the status it had before (None: no such system)."""
+    previous = (
+        await session.execute(select(System.health_status).where(System.id == system_id))
+    ).scalar_one_or_none()
+    await session.execute(
+        update(System)
+        .where(System.id == system_id)
+        .values(health_status=status, last_error=error, last_checked_at=checked_at)
+    )
+    return previous

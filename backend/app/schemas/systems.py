@@ -132,3 +132,27 @@ class HostKeyPin(BaseModel):
 class ImportResult(BaseModel):
     created: int
     ids: list[uuid.UUID]
+
+
+class TestResult(BaseModel):
+    ok: bool
+    latency_ms: float | None = Field(description="Connect, authenticate and run `true`.")
+    category: str | None = Field(
+        description="When not ok: dns, refused, timeout, network, protocol, circuit_open, "
+        "auth, host_key or unsupported."
+    )
+    message: str | None
+    checked_at: datetime
+
+
+class HostKeyScan(BaseModel):
+    host_key: str
+    fingerprint: str
+    pinned_fingerprint: str | None
+    matches_pinned: bool
+
+
+class HostKeyTrust(BaseModel):
+    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)] = (
+        Field(description="The fingerprint you checked on the host itself, `SHA256:…`.")
+    )

@@ -399,3 +399,13 @@ async def _resolve_names(session: AsyncSession, raw: dict[str, Any]) -> dict[str
             ids.append(found)
         row["group_ids"] = ids
     return row
+
+
+async def record_health(
+    session: AsyncSession,
+    system_id: uuid.UUID,
+    status: HealthStatus,
+    error: str | None,
+    checked_at: Any,
+) -> None:
+    await systems_repo.set_health(session, system_id, status, error, checked_at)

@@ -1,0 +1,180 @@
+"""Reaching systems from the API: test a connection, scan a host key, trust it.
+
+Builds a connector `Target` from a system (decrypting its credential in memory only), and
+turns connector errors into the categories users see: dns, refused, timeout, network,
+protocol, circuit_open, auth, host_key, unsupported.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.connectors.base import (
+    AuthFailed,
+    Connector,
+    ConnectorError,
+    HostKeyError,
+    Target,
+    Unreachable,
+)
+from app.connectors.registry import Connectors, UnknownConnector
+from app.core.errors import BadRequest, Conflict
+from app.core.vault import Vault, VaultError
+from app.models import Credential, System
+from app.models.enums import AuditOutcome, GrantLevel, HealthStatus
+from app.repositories import common as common_repo
+from app.services import access, audit
+from app.services import systems as systems_service
+
+
+def category(error: ConnectorError) -> str:
+    return error.reason if isinstance(error, Unreachable) else error.category
+
+
+def health_of(error: ConnectorError) -> HealthStatus:
+    if isinstance(error, Unreachable):
+        return HealthStatus.unreachable
+    if isinstance(error, AuthFailed):
+        return HealthStatus.auth_failed
+    if isinstance(error, HostKeyError):
+        return HealthStatus.host_key_mismatch
+    return HealthStatus.error
+
+
+async def target_for(session: AsyncSession, vault: Vault, system: System) -> Target:
+    secret: dict[str, str] = {}
+    username = None
+    if system.credential_id is not None:
+        credential = await common_repo.get_by_id(session, Credential, system.credential_id)
+        if credential is not None:
+            username = credential.username
+            try:
+                secret = vault.open(credential.secret)
+            except VaultError as exc:
+                raise ConnectorError(str(exc)) from None
+    return Target(
+        system_id=str(system.id),
+        host=system.host,
+        port=system.port,
+        username=username,
+        secret=secret,
+        options=dict(system.options or {}),
+        host_key=system.host_key,
+    )
+
+
+def _connector(connectors: Connectors, system: System) -> Connector:
+    try:
+        return connectors.get(system.connector)
+    except UnknownConnector as exc:
+        raise BadRequest(f"connector: {exc}") from None
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    ok: bool
+    latency_ms: float | None
+    category: str | None
+    message: str | None
+    checked_at: datetime
+
+
+async def test_system(
+    session: AsyncSession,
+    vault: Vault,
+    connectors: Connectors,
+    principal: Principal,
+    system_id: uuid.UUID,
+) -> TestOutcome:
+    """Connect, authenticate, run `true`; record the system's health either way."""
+    system = await systems_service.get(session, principal, system_id)
+    await access.require_systems(session, principal, [system.id], GrantLevel.execute, "test it")
+    connector = _connector(connectors, system)
+    now = datetime.now(UTC)
+    try:
+        result = await connector.check(await target_for(session, vault, system))
+    except ConnectorError as error:
+        outcome = TestOutcome(False, None, category(error), error.message, now)
+        status = health_of(error)
+    else:
+        outcome = TestOutcome(True, round(result.latency_ms, 1), None, None, now)
+        status = HealthStatus.healthy
+    await systems_service.record_health(session, system.id, status, outcome.message, now)
+    await audit.record(
+        session,
+        "system.test",
+        actor=principal,
+        outcome=AuditOutcome.success if outcome.ok else AuditOutcome.failure,
+        target_type="system",
+        target_id=system.id,
+        details={
+            "name": system.name,
+            "category": outcome.category,
+            "latency_ms": outcome.latency_ms,
+        },
+    )
+    return outcome
+
+
+@dataclass(frozen=True)
+class Scan:
+    host_key: str
+    fingerprint: str
+    pinned_fingerprint: str | None
+
+
+async def scan_host_key(
+    session: AsyncSession,
+    vault: Vault,
+    connectors: Connectors,
+    principal: Principal,
+    system_id: uuid.UUID,
+) -> Scan:
+    """What key the host shows now. Nothing is trusted by this."""
+    system = await systems_service.get(session, principal, system_id)
+    await access.require_systems(session, principal, [system.id], GrantLevel.manage, "scan it")
+    connector = _connector(connectors, system)
+    scan = getattr(connector, "scan_host_key", None)
+    if scan is None:
+        raise BadRequest(f"the {system.connector} connector has no host keys to scan")
+    try:
+        key, fingerprint = await scan(await target_for(session, vault, system))
+    except ConnectorError as error:
+        raise BadRequest(
+            f"could not scan the host key ({category(error)}): {error.message}",
+            details={"category": category(error)},
+        ) from None
+    await audit.record(
+        session,
+        "system.host_key_scan",
+        actor=principal,
+        target_type="system",
+        target_id=system.id,
+        details={"name": system.name, "found": fingerprint, "pinned": system.host_key_fingerprint},
+    )
+    return Scan(key, fingerprint, system.host_key_fingerprint)
+
+
+async def trust_host_key(
+    session: AsyncSession,
+    vault: Vault,
+    connectors: Connectors,
+    principal: Principal,
+    system_id: uuid.UUID,
+    confirmed_fingerprint: str,
+) -> System:
+    """Scan again and pin the key, if it is the one the user confirmed (compare the
+    fingerprint out of band: on the host, `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`)."""
+    scan = await scan_host_key(session, vault, connectors, principal, system_id)
+    if scan.fingerprint != confirmed_fingerprint.strip():
+        raise Conflict(
+            f"the host now shows {scan.fingerprint}, not the {confirmed_fingerprint} you "
+            "confirmed; nothing was trusted",
+            details={"found": scan.fingerprint},
+        )
+    return await systems_service.pin_host_key(session, principal, system_id, scan.host_key, "scan")
