@@ -73,6 +73,11 @@ def _log_in_as_admin(port: int, output: str, password: str | None) -> None:
     token = response.json()["access_token"]
     me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert me.json()["role"] == "admin"
+    # A first job has somewhere to run: this machine, through the local connector.
+    systems = httpx.get(
+        f"{base}/systems", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    ).json()
+    assert [(s["name"], s["connector"]) for s in systems["items"]] == [("localhost", "local")]
 
 
 def _run_once(

@@ -20,13 +20,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.core import migrations
 from app.core.config import Environment, Settings
 from app.core.db import DATABASE_ERRORS, run_once
 from app.core.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from app.core.errors import safe_reason
 from app.core.home import Home
+from app.services import systems as systems_service
 from app.services import users as users_service
+
+
+async def bootstrap(session: AsyncSession) -> str | None:
+    """On a fresh database: the first admin (returns its password) and a `localhost` system on
+    the local connector, so that a new user's first job has somewhere to run."""
+    password = await users_service.ensure_first_admin(session)
+    if password is not None:
+        await systems_service.ensure_localhost(session)
+    return password
 
 
 class StackError(RuntimeError):
@@ -107,9 +119,7 @@ class Stack:
         self.out("Applying database migrations ...")
         try:
             migrations.upgrade(self.database_url)
-            admin_password = asyncio.run(
-                run_once(self.database_url, users_service.ensure_first_admin)
-            )
+            admin_password = asyncio.run(run_once(self.database_url, bootstrap))
         except DATABASE_ERRORS as exc:
             raise StackError(
                 f"cannot prepare the database ({safe_reason(exc)}); check "

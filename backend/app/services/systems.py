@@ -409,3 +409,32 @@ async def record_health(
     checked_at: Any,
 ) -> None:
     await systems_repo.set_health(session, system_id, status, error, checked_at)
+
+
+LOCALHOST = "localhost"
+
+
+async def ensure_localhost(session: AsyncSession) -> System | None:
+    """A `localhost` system on the local connector, unless one by that name exists."""
+    if await systems_repo.id_by_name(session, System, LOCALHOST) is not None:
+        return None
+    system = await common_repo.add(
+        session,
+        System(
+            name=LOCALHOST,
+            description="This machine, through the local connector (as the worker's user).",
+            kind=SystemKind.linux,
+            connector="local",
+            host=LOCALHOST,
+            labels={"orca": "local"},
+        ),
+    )
+    await audit.record(
+        session,
+        "system.create",
+        actor_username="orca-up",
+        target_type="system",
+        target_id=system.id,
+        details={"name": LOCALHOST, "connector": "local", "via": "orca up"},
+    )
+    return system
