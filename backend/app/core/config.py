@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         description="A worker whose last heartbeat is older than this counts as gone "
         "(`/readyz` needs one live worker).",
     )
+    health_check_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="Workers check every system that many seconds after its last check "
+        "(connect, authenticate, run `true`) and record its health. 0 turns it off.",
+    )
+    health_check_concurrency: int = Field(
+        16, ge=1, le=256, description="Systems one health sweep checks at once."
+    )
     jwt_secret: SecretStr | None = Field(
         None,
         description="Key that signs access tokens (at least 32 bytes). `orca up` generates one "

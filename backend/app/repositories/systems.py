@@ -87,3 +87,14 @@ async def set_health(
         .values(health_status=status, last_error=error, last_checked_at=checked_at)
     )
     return previous
+
+
+async def due_for_check(session: AsyncSession, checked_before: Any, limit: int) -> list[System]:
+    """Systems never checked, or last checked before `checked_before`, oldest first."""
+    result = await session.execute(
+        select(System)
+        .where((System.last_checked_at.is_(None)) | (System.last_checked_at < checked_before))
+        .order_by(System.last_checked_at.asc().nulls_first(), System.id)
+        .limit(limit)
+    )
+    return list(result.scalars().all())

@@ -7,11 +7,14 @@ protocol, circuit_open, auth, host_key, unsupported.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.principal import Principal
 from app.connectors.base import (
@@ -28,6 +31,7 @@ from app.core.vault import Vault, VaultError
 from app.models import Credential, System
 from app.models.enums import AuditOutcome, GrantLevel, HealthStatus
 from app.repositories import common as common_repo
+from app.repositories import systems as systems_repo
 from app.services import access, audit
 from app.services import systems as systems_service
 
@@ -178,3 +182,63 @@ async def trust_host_key(
             details={"found": scan.fingerprint},
         )
     return await systems_service.pin_host_key(session, principal, system_id, scan.host_key, "scan")
+
+
+EVENTS_CHANNEL = "orca:events"
+SWEEP_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Sweep:
+    checked: int
+    changed: int
+
+
+async def check_due_systems(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    vault: Vault,
+    connectors: Connectors,
+    redis: Redis,
+    *,
+    interval_seconds: int,
+    concurrency: int,
+) -> Sweep:
+    """Check every system whose last check is older than the interval, `concurrency` at a
+    time; store each result, and publish a `system.health` event where the status changed."""
+    now = datetime.now(UTC)
+    async with sessionmaker() as session:
+        due = await systems_repo.due_for_check(
+            session, now - timedelta(seconds=interval_seconds), SWEEP_LIMIT
+        )
+        targets = [(system, await target_for(session, vault, system)) for system in due]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def check(system: System, target: Target) -> tuple[HealthStatus, str | None]:
+        async with gate:
+            try:
+                await connectors.get(system.connector).check(target)
+            except ConnectorError as error:
+                return health_of(error), f"{category(error)}: {error.message}"
+            except UnknownConnector as error:
+                return HealthStatus.error, str(error)
+        return HealthStatus.healthy, None
+
+    results = await asyncio.gather(*(check(system, target) for system, target in targets))
+    changed = 0
+    async with sessionmaker() as session:
+        for (system, _), (status, error) in zip(targets, results, strict=True):
+            checked_at = datetime.now(UTC)
+            previous = await systems_repo.set_health(session, system.id, status, error, checked_at)
+            if previous is not None and previous != status:
+                changed += 1
+                event = {
+                    "type": "system.health",
+                    "system_id": str(system.id),
+                    "status": status.value,
+                    "previous": previous.value,
+                    "error": error,
+                    "checked_at": checked_at.isoformat(),
+                }
+                await redis.publish(EVENTS_CHANNEL, json.dumps(event))
+        await session.commit()
+    return Sweep(checked=len(targets), changed=changed)

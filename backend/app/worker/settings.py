@@ -10,13 +10,17 @@ import socket
 import uuid
 from typing import Any
 
+from arq import cron
 from arq.worker import Worker
 
 from app import __version__
+from app.connectors.registry import Connectors
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.redis import arq_redis_settings
+from app.core.vault import Vault
 from app.repositories import workers as workers_repo
+from app.services import connectivity
 
 log = logging.getLogger("orca.worker")
 
@@ -26,6 +30,22 @@ QUEUE_NAME = "orca:queue"
 async def ping(ctx: dict[str, Any]) -> dict[str, Any]:
     """A no-op job: proves a worker takes work from the queue (used by tests and diagnostics)."""
     return {"worker_id": ctx["worker_id"], "pid": os.getpid()}
+
+
+async def check_systems(ctx: dict[str, Any]) -> dict[str, int]:
+    """The periodic health sweep (an arq cron: one worker runs each tick)."""
+    settings: Settings = ctx["settings"]
+    sweep = await connectivity.check_due_systems(
+        ctx["sessionmaker"],
+        ctx["vault"],
+        ctx["connectors"],
+        ctx["redis"],
+        interval_seconds=settings.health_check_seconds,
+        concurrency=settings.health_check_concurrency,
+    )
+    if sweep.checked:
+        log.info("health sweep: %d checked, %d changed", sweep.checked, sweep.changed)
+    return {"checked": sweep.checked, "changed": sweep.changed}
 
 
 async def _heartbeat_loop(ctx: dict[str, Any], settings: Settings, worker: Worker) -> None:
@@ -65,6 +85,8 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         ctx["sessionmaker"] = create_sessionmaker(engine)
         ctx["worker_id"] = worker_id
         ctx["settings"] = settings
+        ctx["vault"] = Vault.from_settings(settings)
+        ctx["connectors"] = Connectors()
         ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx, settings, worker))
         log.info("worker %s started", worker_id)
 
@@ -74,6 +96,8 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+        if "connectors" in ctx:
+            await ctx["connectors"].close()
         if "sessionmaker" in ctx:
             try:
                 async with ctx["sessionmaker"]() as session:
@@ -84,8 +108,15 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             await ctx["engine"].dispose()
         log.info("worker %s stopped", worker_id)
 
+    # Every minute; each sweep takes the systems whose last check is older than the interval.
+    crons = (
+        [cron(check_systems, second=0, run_at_startup=False, unique=True, timeout=600)]
+        if settings.health_check_seconds
+        else []
+    )
     worker = Worker(
         functions=[ping],
+        cron_jobs=crons,
         queue_name=QUEUE_NAME,
         redis_settings=arq_redis_settings(settings.redis_url.get_secret_value()),
         on_startup=on_startup,
