@@ -29,7 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.redis = create_redis(settings.redis_url.get_secret_value())
-        app.state.connectors = Connectors()
+        app.state.connectors = Connectors.from_settings(settings)
         try:
             yield
         finally:

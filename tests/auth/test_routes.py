@@ -85,7 +85,7 @@ MATRIX: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/systems/import"): P.systems_admin,
     ("PATCH", "/api/v1/systems/{system_id}"): P.systems_edit,
     ("DELETE", "/api/v1/systems/{system_id}"): P.systems_admin,
-    ("PUT", "/api/v1/systems/{system_id}/host-key"): P.systems_edit,
+    ("PUT", "/api/v1/systems/{system_id}/host-key"): P.systems_admin,
     ("POST", "/api/v1/systems/{system_id}/test"): P.systems_read,
     ("POST", "/api/v1/systems/{system_id}/host-key/scan"): P.systems_edit,
     ("POST", "/api/v1/systems/{system_id}/host-key/trust"): P.systems_edit,

@@ -145,11 +145,11 @@ async def delete_system(system_id: uuid.UUID, principal: Admin, session: Session
 
 @router.put("/{system_id}/host-key", response_model=SystemOut, summary="Pin a host key")
 async def pin_host_key(
-    system_id: uuid.UUID, body: HostKeyPin, principal: Editor, session: SessionDep
+    system_id: uuid.UUID, body: HostKeyPin, principal: Admin, session: SessionDep
 ) -> SystemOut:
     """Trust this public key (`ssh-ed25519 AAAA…`, from the host's /etc/ssh or your own
-    records) as the system's host key. Connections to a host showing any other key are
-    refused."""
+    records) as the system's host key (admins). Connections to a host showing any other key
+    are refused."""
     system = await systems_service.pin_host_key(
         session, principal, system_id, body.host_key, "given"
     )
@@ -292,7 +292,8 @@ async def trust_host_key(
     connectors: ConnectorsDep,
 ) -> SystemOut:
     """Scan again and pin the key if its fingerprint is the one you confirmed (409, trusting
-    nothing, if the host shows another). Audited."""
+    nothing, if the host shows another). Managers may trust a system's first key; replacing a
+    pinned key is for admins. Audited."""
     system = await connectivity.trust_host_key(
         session, vault, connectors, principal, system_id, body.fingerprint
     )

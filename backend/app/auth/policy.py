@@ -46,7 +46,14 @@ class Permission(StrEnum):
 
 
 _EVERYONE = frozenset({Permission.account_self, Permission.groups_read, Permission.systems_read})
-_READ_EVERYTHING = frozenset({Permission.users_read, Permission.teams_read, Permission.grants_read})
+_READ_EVERYTHING = frozenset(
+    {
+        Permission.users_read,
+        Permission.teams_read,
+        Permission.grants_read,
+        Permission.credentials_read,
+    }
+)
 _AUDIT = frozenset({Permission.audit_read, Permission.audit_export, Permission.audit_verify})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -95,7 +95,7 @@ class Target:
 class ExecRequest:
     command: str
     shell: Shell = Shell.sh
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may carry a job's secrets
     timeout: float | None = None  # seconds; None: no limit
 
 

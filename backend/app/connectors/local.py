@@ -1,9 +1,14 @@
-"""The local connector: runs commands on the worker's own host, as the worker's user.
+"""The local connector: runs commands on the worker's own host.
 
 A demo target and a fast path for tests and benchmarks. Each command runs in its own session
 (process group), so a timeout or cancel stops everything it started: TERM to the group, then
-KILL after a grace period. The command gets a clean environment: the worker's own holds
-Orca's secrets (database URL, keys), which a job must never see.
+KILL after a grace period.
+
+The worker holds Orca's secrets (the encryption keys, the database password), and a process
+of the worker's own account can read them (its environment, its files). So when the worker
+runs as root, commands run as a separate unprivileged account, `orca-local` by default
+(created when missing); otherwise they run as the worker's account, and only admins should
+be given local systems. Either way a command gets a clean environment.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import signal
+import subprocess
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -33,13 +41,58 @@ CHUNK = 64 * 1024
 _SHELLS = {Shell.sh: "/bin/sh", Shell.bash: "/bin/bash"}
 
 
-def clean_environment(extra: dict[str, str]) -> dict[str, str]:
+LOCAL_USER = "orca-local"
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int | None  # None: the worker's own account, no switch
+    gid: int | None
+    home: str
+
+
+def resolve_account(run_as: str | None) -> Account:
+    """The account commands run as (see the module docstring)."""
+    if run_as in (None, "") and os.geteuid() == 0:
+        run_as = LOCAL_USER
+    if run_as in (None, "", "self"):
+        entry = pwd.getpwuid(os.geteuid())
+        return Account(entry.pw_name, None, None, entry.pw_dir)
+    assert run_as is not None
+    try:
+        entry = pwd.getpwnam(run_as)
+    except KeyError:
+        if run_as != LOCAL_USER or os.geteuid() != 0:
+            raise Unsupported(f"the local connector's account {run_as!r} does not exist") from None
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--create-home",
+                "--home-dir",
+                f"/var/lib/{LOCAL_USER}",
+                "--shell",
+                "/bin/sh",
+                LOCAL_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(run_as)
+    if entry.pw_uid == os.geteuid():
+        return Account(entry.pw_name, None, None, entry.pw_dir)
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+
+
+def clean_environment(account: Account, extra: dict[str, str]) -> dict[str, str]:
     """What a command sees: a plain login-like environment and the job's own variables."""
     base = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "LANG": "C.UTF-8",
-        "HOME": os.environ.get("HOME", "/"),
-        "USER": os.environ.get("USER", ""),
+        "HOME": account.home,
+        "USER": account.name,
+        "LOGNAME": account.name,
         "TERM": "dumb",
     }
     return {**base, **extra}
@@ -63,10 +116,27 @@ class LocalConnector:
     # Seconds between TERM and KILL when a command is stopped.
     grace_seconds: ClassVar[float] = 5.0
 
+    def __init__(self, run_as: str | None = None) -> None:
+        self._run_as = run_as
+        self._account: Account | None = None
+
+    def _spawn_options(self) -> dict[str, Any]:
+        if self._account is None:
+            self._account = resolve_account(self._run_as)
+        account = self._account
+        options: dict[str, Any] = {"start_new_session": True, "cwd": account.home}
+        if account.uid is not None:
+            options.update(user=account.uid, group=account.gid, extra_groups=[])
+        if not os.path.isdir(account.home):
+            options["cwd"] = "/"
+        return options
+
     async def check(self, target: Target) -> CheckResult:
         started = time.perf_counter()
+        options = self._spawn_options()
+        assert self._account is not None
         process = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", "true", env=clean_environment({}), start_new_session=True
+            "/bin/sh", "-c", "true", env=clean_environment(self._account, {}), **options
         )
         await process.wait()
         return CheckResult(latency_ms=(time.perf_counter() - started) * 1000)
@@ -76,7 +146,11 @@ class LocalConnector:
     ) -> ExecResult:
         if request.shell not in _SHELLS:
             raise Unsupported(f"the local connector runs sh or bash, not {request.shell.value}")
+        options = self._spawn_options()
+        assert self._account is not None
         started = datetime.now(UTC)
+        if cancel.is_set():
+            return ExecResult(None, started, datetime.now(UTC), cancelled=True)
         process = await asyncio.create_subprocess_exec(
             _SHELLS[request.shell],
             "-c",
@@ -84,8 +158,8 @@ class LocalConnector:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=clean_environment(request.env),
-            start_new_session=True,
+            env=clean_environment(self._account, request.env),
+            **options,
         )
         assert process.stdout is not None and process.stderr is not None
         readers = [

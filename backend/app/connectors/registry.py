@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 from importlib.metadata import entry_points
+from typing import Any
 
 from app.connectors.base import Connector
 
@@ -54,12 +55,18 @@ class Connectors:
     """One instance of each connector per process, made on first use (each holds a pool of
     connections and threads), closed together at shutdown."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: dict[str, dict[str, Any]] | None = None) -> None:
         self._instances: dict[str, Connector] = {}
+        # Keyword arguments for a connector's constructor, by name (from the settings).
+        self._config = config or {}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Connectors:
+        return cls({"local": {"run_as": settings.local_run_as}})
 
     def get(self, name: str) -> Connector:
         if name not in self._instances:
-            self._instances[name] = get(name)()
+            self._instances[name] = get(name)(**self._config.get(name, {}))
         return self._instances[name]
 
     async def close(self) -> None:

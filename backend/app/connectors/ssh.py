@@ -22,6 +22,7 @@ import concurrent.futures
 import hashlib
 import logging
 import re
+import secrets
 import shlex
 import socket
 import threading
@@ -32,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import paramiko
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from app.connectors.base import (
     AuthFailed,
@@ -55,8 +56,8 @@ T = TypeVar("T")
 # paramiko logs every failed handshake with a traceback at ERROR; each failure reaches the
 # caller as one of our errors instead, so its own log is kept for what it considers critical.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+log = logging.getLogger("orca.connectors.ssh")
 CHUNK = 64 * 1024
-_MARKER = b"\x1eORCA-PGID "
 _SHELLS = {Shell.sh: "/bin/sh", Shell.bash: "/bin/bash"}
 # Fast, modern choices first (curve25519 costs a fraction of the post-quantum default).
 _KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256")
@@ -117,6 +118,24 @@ def map_error(exc: BaseException, *, connecting: bool = True) -> ConnectorError:
     return ConnectorError(f"unexpected error: {type(exc).__name__}")
 
 
+def _options(target: Target) -> SSHOptions:
+    try:
+        return SSHOptions.model_validate(target.options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConnectorError(
+            f"the system's ssh options are invalid ({where}: {first['msg']})"
+        ) from None
+
+
+def _host_key_algorithms(key_type: str) -> tuple[str, ...]:
+    """The host key algorithms that make a server show a key of `key_type`."""
+    if key_type == "ssh-rsa":
+        return ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
+    return (key_type,)
+
+
 def _credential_id(target: Target) -> str:
     """Pool key part for the credential: a digest, never the secret itself."""
     material = "\x00".join(f"{k}={v}" for k, v in sorted(target.secret.items()))
@@ -129,6 +148,8 @@ class _Pooled:
     jump: paramiko.Transport | None
     sessions: int = 0
     last_used: float = field(default_factory=time.monotonic)
+    # Out of the pool (dead, or idle too long): closed when its last session ends.
+    retired: bool = False
 
     def alive(self) -> bool:
         return self.transport.is_active() and self.transport.is_authenticated()
@@ -156,7 +177,9 @@ class SSHConnector:
     default_port: ClassVar[int | None] = 22
 
     grace_seconds: ClassVar[float] = 5.0
-    max_sessions_per_transport: ClassVar[int] = 8
+    # OpenSSH allows 10 sessions per connection by default; stopping a command needs one more
+    # channel for a moment, so keep some free.
+    max_sessions_per_transport: ClassVar[int] = 6
     idle_seconds: ClassVar[float] = 120.0
     breaker_threshold: ClassVar[int] = 5
     breaker_seconds: ClassVar[float] = 30.0
@@ -170,17 +193,24 @@ class SSHConnector:
         self._breakers: dict[str, _Breaker] = {}
         self._connecting: dict[tuple[str, ...], threading.Lock] = {}
         self._keys: dict[str, paramiko.PKey] = {}  # parsed once: RSA parsing is costly
+        # Stopping and cleaning up never wait behind the threads pumping output.
+        self._control = concurrent.futures.ThreadPoolExecutor(
+            max_workers=16, thread_name_prefix="orca-ssh-control"
+        )
+        self._last_reap = time.monotonic()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+    async def _control_run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._control, fn, *args)
 
     # -- host keys -------------------------------------------------------------------------
 
     async def scan_host_key(self, target: Target) -> tuple[str, str]:
         """Connect without authenticating and return the server's key and fingerprint. Used by
         "scan and trust"; trusting is the caller's explicit next step."""
-        options = SSHOptions.model_validate(target.options)
-        return await self._run(self._scan, target, options)
+        return await self._run(self._scan, target, _options(target))
 
     def _scan(self, target: Target, options: SSHOptions) -> tuple[str, str]:
         try:
@@ -202,9 +232,12 @@ class SSHConnector:
         port: int,
         options: SSHOptions,
         jump: paramiko.Transport | None,
+        pinned: str | None = None,
     ) -> paramiko.Transport:
         if jump is not None:
-            sock: Any = jump.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0))
+            sock: Any = jump.open_channel(
+                "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=options.connect_timeout
+            )
         else:
             sock = socket.create_connection((host, port), timeout=options.connect_timeout)
         transport = paramiko.Transport(sock)
@@ -214,6 +247,13 @@ class SSHConnector:
         security.kex = tuple(k for k in _KEX if k in security.kex) + tuple(
             k for k in security.kex if k not in _KEX
         )
+        if pinned:
+            # Ask for the pinned key's type: a host with several keys (ed25519 and RSA, say)
+            # would otherwise show its preferred one and look changed.
+            wanted = _host_key_algorithms(pinned.split()[0])
+            offered = tuple(a for a in wanted if a in security.key_types)
+            if offered:
+                security.key_types = offered
         transport.start_client(timeout=options.connect_timeout)
         return transport
 
@@ -263,7 +303,9 @@ class SSHConnector:
     def _jump(self, target: Target, options: SSHOptions) -> paramiko.Transport | None:
         if not options.jump_host:
             return None
-        jump = self._start(options.jump_host, options.jump_port, options, None)
+        jump = self._start(
+            options.jump_host, options.jump_port, options, None, options.jump_host_key
+        )
         try:
             self._verify(jump, options.jump_host_key)
             self._authenticate(jump, target, options.jump_username or target.username or "")
@@ -275,7 +317,7 @@ class SSHConnector:
     def _connect(self, target: Target, options: SSHOptions) -> _Pooled:
         jump = self._jump(target, options)
         try:
-            transport = self._start(target.host, target.port or 22, options, jump)
+            transport = self._start(target.host, target.port or 22, options, jump, target.host_key)
             try:
                 self._verify(transport, target.host_key)
                 self._authenticate(transport, target, target.username or "")
@@ -324,24 +366,52 @@ class SSHConnector:
             if breaker.failures >= self.breaker_threshold:
                 breaker.open_until = time.monotonic() + self.breaker_seconds
 
-    def _reuse(self, key: tuple[str, ...]) -> _Pooled | None:
-        """A live pooled transport with a free session slot, taken; stale ones are closed."""
+    def _retire(self, entry: _Pooled) -> bool:
+        """Take `entry` out of the pool (lock held); True if it can be closed right away."""
+        entry.retired = True
+        for entries in self._pool.values():
+            if entry in entries:
+                entries.remove(entry)
+        return entry.sessions <= 0
+
+    def _reap(self) -> None:
+        """Retire dead transports and those idle too long, across the whole pool (also those
+        of deleted systems or old credentials, which no acquire would look at again)."""
         now = time.monotonic()
+        closing = []
         with self._lock:
-            entries = self._pool.setdefault(key, [])
-            for entry in list(entries):
+            if now - self._last_reap < 10:
+                return
+            self._last_reap = now
+            for entries in list(self._pool.values()):
+                for entry in list(entries):
+                    idle = entry.sessions == 0 and now - entry.last_used > self.idle_seconds
+                    if (idle or not entry.alive()) and self._retire(entry):
+                        closing.append(entry)
+            self._pool = {key: entries for key, entries in self._pool.items() if entries}
+        for entry in closing:
+            entry.close()
+
+    def _reuse(self, key: tuple[str, ...]) -> _Pooled | None:
+        """A live pooled transport with a free session slot, taken."""
+        now = time.monotonic()
+        closing = []
+        taken = None
+        with self._lock:
+            for entry in list(self._pool.get(key, [])):
                 idle = entry.sessions == 0 and now - entry.last_used > self.idle_seconds
                 if idle or not entry.alive():
-                    entries.remove(entry)
-                    if entry.sessions == 0:
-                        entry.close()
-            for entry in entries:
-                if entry.sessions < self.max_sessions_per_transport:
+                    if self._retire(entry):
+                        closing.append(entry)
+                elif taken is None and entry.sessions < self.max_sessions_per_transport:
                     entry.sessions += 1
-                    return entry
-        return None
+                    taken = entry
+        for entry in closing:
+            entry.close()
+        return taken
 
     def _acquire(self, target: Target) -> _Pooled:
+        self._reap()
         key = self._pool_key(target)
         if (entry := self._reuse(key)) is not None:
             return entry
@@ -352,7 +422,7 @@ class SSHConnector:
             if (entry := self._reuse(key)) is not None:
                 return entry
             self._breaker_check(target.system_id)
-            options = SSHOptions.model_validate(target.options)
+            options = _options(target)
             try:
                 entry = self._connect(target, options)
             except Exception as exc:
@@ -365,16 +435,15 @@ class SSHConnector:
                 self._pool.setdefault(key, []).append(entry)
             return entry
 
-    def _release(self, entry: _Pooled, broken: bool = False) -> None:
+    def _release(self, entry: _Pooled) -> None:
         with self._lock:
             entry.sessions -= 1
             entry.last_used = time.monotonic()
-            if broken or not entry.alive():
-                for entries in self._pool.values():
-                    if entry in entries:
-                        entries.remove(entry)
-                if entry.sessions <= 0:
-                    entry.close()
+            if not entry.alive() and not entry.retired:
+                self._retire(entry)
+            close = entry.retired and entry.sessions <= 0
+        if close:
+            entry.close()
 
     def pooled_transports(self, system_id: str) -> int:
         with self._lock:
@@ -404,31 +473,49 @@ class SSHConnector:
         bad = [name for name in request.env if not _ENV_NAME.match(name)]
         if bad:
             raise Unsupported(f"not valid environment variable names: {', '.join(bad)}")
-        loop = asyncio.get_running_loop()
         started = datetime.now(UTC)
-        entry = await self._run(self._acquire, target)
-        broken = False
+        if cancel.is_set():
+            return ExecResult(None, started, datetime.now(UTC), cancelled=True)
+        loop = asyncio.get_running_loop()
+        entry = await self._shielded(loop.run_in_executor(self._threads, self._acquire, target))
+        run: _Run | None = None
         try:
-            channel = await self._run(self._open, entry, request)
-            run = _Run(channel, sink, loop)
+            if cancel.is_set():
+                return ExecResult(None, started, datetime.now(UTC), cancelled=True)
+            token = secrets.token_hex(8)
+            opening = loop.run_in_executor(self._threads, self._open, entry, request, token)
+            channel = await self._shielded(opening, lambda ch: ch.close())
+            run = _Run(channel, sink, loop, token)
             reader = loop.run_in_executor(self._threads, run.pump)
             outcome = await _first(reader, cancel, request.timeout)
             if outcome != "exited":
-                await self._stop_remote(entry, run)
+                await asyncio.shield(self._stop_remote(target, entry, run))
             try:
                 await asyncio.wait_for(asyncio.shield(reader), timeout=self.grace_seconds + 5)
             except TimeoutError:
                 run.stop.set()
             status = channel.exit_status if channel.exit_status_ready() else None
-            await self._run(channel.close)
-        except ConnectorError:
-            broken = True
-            raise
-        except Exception as exc:
-            broken = True
+            if outcome == "exited" and (status is None or status < 0):
+                if not entry.transport.is_active():
+                    raise Unreachable(
+                        "the connection was lost while the command ran; its outcome is unknown",
+                        reason="network",
+                    )
+        except BaseException as exc:
+            # A failing sink, a cancelled task (worker shutdown), a lost connection: the
+            # remote command must not outlive us.
+            if run is not None and not run.channel.exit_status_ready():
+                await asyncio.shield(self._stop_remote(target, entry, run))
+            if isinstance(exc, ConnectorError | asyncio.CancelledError) or not isinstance(
+                exc, Exception
+            ):
+                raise
             raise map_error(exc, connecting=False) from None
         finally:
-            await self._run(self._release, entry, broken)
+            if run is not None:
+                run.stop.set()
+                await self._control_run(run.channel.close)
+            await self._control_run(self._release, entry)
         return ExecResult(
             exit_code=status
             if outcome == "exited" and status is not None and status >= 0
@@ -437,41 +524,77 @@ class SSHConnector:
             finished_at=datetime.now(UTC),
             timed_out=outcome == "timed_out",
             cancelled=outcome == "cancelled",
-            signal="killed" if outcome == "exited" and status == -1 else None,
+            # paramiko does not report exit signals: a command ended by one exits with no status.
+            signal="unknown" if outcome == "exited" and status is not None and status < 0 else None,
         )
 
+    async def _shielded(
+        self, work: asyncio.Future[T], undo: Callable[[T], object] | None = None
+    ) -> T:
+        """Await a pool thread's result; if we are cancelled meanwhile, undo what it did once
+        it finishes (release the session, close the channel) instead of leaking it."""
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+
+            def cleanup(done: asyncio.Future[T]) -> None:
+                if done.cancelled() or done.exception() is not None:
+                    return
+                result = done.result()
+                if undo is not None:
+                    undo(result)
+                if isinstance(result, _Pooled):
+                    self._control.submit(self._release, result)
+
+            work.add_done_callback(cleanup)
+            raise
+
     @staticmethod
-    def _open(entry: _Pooled, request: ExecRequest) -> paramiko.Channel:
+    def _open(entry: _Pooled, request: ExecRequest, token: str) -> paramiko.Channel:
         channel = entry.transport.open_session(timeout=30)
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in request.env.items())
-        # sshd made this shell a session (and process group) leader; report its id, then
-        # become the command, keeping that id.
-        command = (
-            f"printf '\\036ORCA-PGID %s\\n' \"$$\"; {exports}"
-            f"exec {_SHELLS[request.shell]} -c {shlex.quote(request.command)}"
+        # sshd made the login shell a session (and process group) leader. Become sh with that
+        # same process id, report it on a marker line, then become the command, still that id.
+        script = (
+            f'printf "\\036ORCA-{token} %s\\n" "$$"; {exports}exec {_SHELLS[request.shell]} -c "$1"'
         )
-        channel.exec_command(command)
+        channel.exec_command(
+            f"exec /bin/sh -c {shlex.quote(script)} orca {shlex.quote(request.command)}"
+        )
+        channel.shutdown_write()  # no stdin: a command that reads it sees end of file
         return channel
 
-    async def _stop_remote(self, entry: _Pooled, run: _Run) -> None:
-        """TERM the command's process group, then KILL it if it is still there after the
-        grace period. Done over a second channel of the same connection."""
-        known = await self._run(run.pgid_known.wait, 5)
-        if known and run.pgid:
-            await self._run(self._signal, entry, run.pgid, "TERM")
-            await self._run(run.channel.status_event.wait, self.grace_seconds)
-            # KILL whatever is left of the group, even if its leader already went.
-            await self._run(self._signal, entry, run.pgid, "KILL")
-        run.stop.set()
+    async def _stop_remote(self, target: Target, entry: _Pooled, run: _Run) -> None:
+        """TERM the command's process group, KILL whatever of it is left after the grace
+        period. Over another channel of the same connection, or a connection of its own when
+        that one has no channel to spare."""
+        known = await self._control_run(run.pgid_known.wait, 5)
+        if not known or not run.pgid:
+            run.stop.set()
+            return
+        await self._control_run(self._signal, target, entry, run.pgid, "TERM")
+        await self._control_run(run.channel.status_event.wait, self.grace_seconds)
+        # KILL whatever is left of the group, even if its leader already went.
+        await self._control_run(self._signal, target, entry, run.pgid, "KILL")
 
-    @staticmethod
-    def _signal(entry: _Pooled, pgid: int, signal_name: str) -> None:
-        channel = entry.transport.open_session(timeout=10)
+    def _signal(self, target: Target, entry: _Pooled, pgid: int, signal_name: str) -> None:
+        command = f"kill -{signal_name} -- -{int(pgid)} 2>/dev/null; true"
         try:
-            channel.exec_command(f"kill -{signal_name} -- -{int(pgid)} 2>/dev/null; true")
-            channel.recv_exit_status()
+            _exec_briefly(entry.transport, command)
+            return
+        except Exception as exc:  # no channel to spare, or the connection is gone
+            log.debug("signalling over the pooled connection failed: %s", type(exc).__name__)
+        try:
+            spare = self._connect(target, _options(target))
+        except Exception as exc:
+            log.warning("could not reach %s to stop a command: %s", target.host, type(exc).__name__)
+            return
+        try:
+            _exec_briefly(spare.transport, command)
+        except Exception as exc:
+            log.warning("could not stop a command on %s: %s", target.host, type(exc).__name__)
         finally:
-            channel.close()
+            spare.close()
 
     async def close(self) -> None:
         with self._lock:
@@ -480,22 +603,39 @@ class SSHConnector:
         for entry in entries:
             entry.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._control.shutdown(wait=False, cancel_futures=True)
+
+
+def _exec_briefly(transport: paramiko.Transport, command: str) -> None:
+    channel = transport.open_session(timeout=10)
+    try:
+        channel.exec_command(command)
+        channel.status_event.wait(10)
+    finally:
+        channel.close()
 
 
 class _Run:
     """One command's output, pumped from its channel (in a pool thread) to the async sink."""
 
+    HEAD_LIMIT = 8192  # how far into stdout the marker line is looked for
+
     def __init__(
-        self, channel: paramiko.Channel, sink: OutputSink, loop: asyncio.AbstractEventLoop
+        self,
+        channel: paramiko.Channel,
+        sink: OutputSink,
+        loop: asyncio.AbstractEventLoop,
+        token: str,
     ) -> None:
         self.channel = channel
         self.sink = sink
         self.loop = loop
+        self.marker = b"\x1eORCA-" + token.encode() + b" "
         self.stop = threading.Event()
         self.pgid: int | None = None
         self.pgid_known = threading.Event()
         self._head = b""
-        # One event for both buffers: paramiko sets it when either receives data.
+        # One event for both buffers: paramiko sets it when either receives data or closes.
         self._data = threading.Event()
         channel.in_buffer.set_event(self._data)
         channel.in_stderr_buffer.set_event(self._data)
@@ -511,34 +651,39 @@ class _Run:
         if self.pgid_known.is_set():
             self._deliver(OutputStream.stdout, data)
             return
-        # The first line is our marker with the process group id: take it out.
+        # Look for our marker line (login scripts may print before it) and take it out.
         self._head += data
-        if b"\n" not in self._head and len(self._head) < 64:
-            return
-        line, _, rest = self._head.partition(b"\n")
-        if line.startswith(_MARKER):
+        at = self._head.find(self.marker)
+        if at >= 0 and b"\n" in self._head[at:]:
+            before, line_and_rest = self._head[:at], self._head[at + len(self.marker) :]
+            line, _, rest = line_and_rest.partition(b"\n")
             try:
-                self.pgid = int(line[len(_MARKER) :])
+                self.pgid = int(line)
             except ValueError:
                 self.pgid = None
-        else:
-            rest = self._head
-        self._head = b""
-        self.pgid_known.set()
-        self._deliver(OutputStream.stdout, rest)
+            self._head = b""
+            self.pgid_known.set()
+            self._deliver(OutputStream.stdout, before + rest)
+        elif len(self._head) > self.HEAD_LIMIT:
+            head, self._head = self._head, b""
+            self.pgid_known.set()
+            self._deliver(OutputStream.stdout, head)
+
+    def _drain(self) -> bool:
+        moved = False
+        if self.channel.recv_ready():
+            self._stdout(self.channel.recv(CHUNK))
+            moved = True
+        if self.channel.recv_stderr_ready():
+            self._deliver(OutputStream.stderr, self.channel.recv_stderr(CHUNK))
+            moved = True
+        return moved
 
     def pump(self) -> None:
         channel = self.channel
         try:
             while not self.stop.is_set():
-                moved = False
-                if channel.recv_ready():
-                    self._stdout(channel.recv(CHUNK))
-                    moved = True
-                if channel.recv_stderr_ready():
-                    self._deliver(OutputStream.stderr, channel.recv_stderr(CHUNK))
-                    moved = True
-                if moved:
+                if self._drain():
                     continue
                 if channel.closed or (channel.eof_received and channel.exit_status_ready()):
                     break
@@ -548,11 +693,13 @@ class _Run:
                     continue
                 self._data.wait(1.0)
                 self._data.clear()
+            while self._drain():  # what arrived between the last look and the end
+                pass
         finally:
             if not self.pgid_known.is_set():
                 self.pgid_known.set()
-                if self._head and not self._head.startswith(_MARKER):
-                    self._deliver(OutputStream.stdout, self._head)
+                head, self._head = self._head, b""
+                self._deliver(OutputStream.stdout, head)
 
 
 async def _first(reader: asyncio.Future[None], cancel: asyncio.Event, limit: float | None) -> str:

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     health_check_concurrency: int = Field(
         16, ge=1, le=256, description="Systems one health sweep checks at once."
     )
+    local_run_as: str | None = Field(
+        None,
+        description="Account the local connector runs commands as. Unset: `orca-local` (created "
+        "when missing) if the worker runs as root, else the worker's own account, whose "
+        "commands can then read Orca's secrets: grant local systems to admins only. `self` "
+        "forces the worker's own account.",
+    )
     jwt_secret: SecretStr | None = Field(
         None,
         description="Key that signs access tokens (at least 32 bytes). `orca up` generates one "

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.policy import Permission
 from app.auth.principal import Principal
 from app.connectors.base import (
     AuthFailed,
@@ -26,7 +27,7 @@ from app.connectors.base import (
     Unreachable,
 )
 from app.connectors.registry import Connectors, UnknownConnector
-from app.core.errors import BadRequest, Conflict
+from app.core.errors import BadRequest, Conflict, Forbidden
 from app.core.vault import Vault, VaultError
 from app.models import Credential, System
 from app.models.enums import AuditOutcome, GrantLevel, HealthStatus
@@ -175,6 +176,21 @@ async def trust_host_key(
     """Scan again and pin the key, if it is the one the user confirmed (compare the
     fingerprint out of band: on the host, `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`)."""
     scan = await scan_host_key(session, vault, connectors, principal, system_id)
+    if scan.pinned_fingerprint is not None and not principal.can(Permission.systems_admin):
+        # A manager able to intercept the host's traffic could otherwise swap in their own key.
+        raise Forbidden(
+            "a host key is already pinned for this system; only admins replace one",
+            on_rollback=[
+                audit.later(
+                    "access.denied",
+                    actor=principal,
+                    outcome=AuditOutcome.denied,
+                    target_type="system",
+                    target_id=system_id,
+                    details={"action": "replace the pinned host key"},
+                )
+            ],
+        )
     if scan.fingerprint != confirmed_fingerprint.strip():
         raise Conflict(
             f"the host now shows {scan.fingerprint}, not the {confirmed_fingerprint} you "

@@ -86,7 +86,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         ctx["worker_id"] = worker_id
         ctx["settings"] = settings
         ctx["vault"] = Vault.from_settings(settings)
-        ctx["connectors"] = Connectors()
+        ctx["connectors"] = Connectors.from_settings(settings)
         ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx, settings, worker))
         log.info("worker %s started", worker_id)
 
