@@ -271,6 +271,12 @@ def rotate_keys() -> None:
         f"re-encrypted {result.rotated} secret(s); {result.already_current} already used "
         "the first key"
     )
+    if result.remaining:
+        _fail(
+            f"{result.remaining} secret(s) were changed meanwhile and still use an old key: "
+            "make sure every API and worker has the new key list, then run this again",
+            code=1,
+        )
 
 
 @cli.command("generate-key")

@@ -61,6 +61,8 @@ async def test_scan_trust_then_test(
     first = (await client.post(f"{url}/test", headers=admin.headers)).json()
     assert first["ok"] is False and first["category"] == "host_key"
     assert sshd.host_key.fingerprint in first["message"]
+    unknown = (await client.get(url, headers=admin.headers)).json()
+    assert unknown["health_status"] == "host_key_unknown"
 
     scan = (await client.post(f"{url}/host-key/scan", headers=admin.headers)).json()
     assert scan["fingerprint"] == sshd.host_key.fingerprint and scan["matches_pinned"] is False
@@ -161,3 +163,47 @@ async def test_wrong_credentials_and_closed_ports_are_categorised(
         await client.post(f"{SYSTEMS}/{system.json()['id']}/test", headers=admin.headers)
     ).json()
     assert result["category"] == "auth" and "wrong-password" not in str(result)
+
+
+async def test_managers_trust_a_first_key_but_only_admins_replace_one(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: Account,
+    make_account: Any,
+    make_group: Any,
+    sshd: SshServer,
+    make_sshd: Any,
+    ssh_account: SshAccount,
+) -> None:
+    import uuid
+
+    from app.models import Grant, Team, TeamMember
+    from app.models.enums import GrantLevel, Role
+
+    group = await make_group()
+    system = await _ssh_system(client, admin, sshd, ssh_account, group_ids=[str(group.id)])
+    manager = await make_account(Role.operator)
+    team = Team(name=f"t-{uuid.uuid4().hex[:6]}")
+    session.add(team)
+    await session.flush()
+    session.add_all(
+        [
+            TeamMember(team_id=team.id, user_id=manager.user.id),
+            Grant(team_id=team.id, group_id=group.id, level=GrantLevel.manage),
+        ]
+    )
+    await session.flush()
+    url = f"{SYSTEMS}/{system['id']}"
+    fingerprint = sshd.host_key.fingerprint
+    first = await client.post(
+        f"{url}/host-key/trust", json={"fingerprint": fingerprint}, headers=manager.headers
+    )
+    assert first.status_code == 200, first.text
+    again = await client.post(
+        f"{url}/host-key/trust", json={"fingerprint": fingerprint}, headers=manager.headers
+    )
+    assert again.status_code == 403 and "only admins" in again.json()["error"]["message"]
+    given = await client.put(
+        f"{url}/host-key", json={"host_key": sshd.host_key_line}, headers=manager.headers
+    )
+    assert given.status_code == 403

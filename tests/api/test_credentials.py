@@ -293,3 +293,23 @@ async def test_an_interrupted_rotation_resumes(live: LiveApp) -> None:
     async with live.session() as session:
         rows = (await session.execute(select(Credential).order_by(Credential.name))).scalars()
         assert [Vault([new_key]).open(r.secret)["password"] for r in rows] == list("01234")
+
+
+async def test_pkcs8_and_pem_keys_are_accepted(client: httpx.AsyncClient, admin: Account) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    for name, key in (
+        ("rsa-pkcs8", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        ("ec-pkcs8", ec.generate_private_key(ec.SECP256R1())),
+    ):
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        response = await client.post(
+            CREDENTIALS, json=_body("ssh-key", {"private_key": pem}, name), headers=admin.headers
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["public_key_fingerprint"].startswith("SHA256:")

@@ -262,3 +262,55 @@ async def test_import_csv(client: httpx.AsyncClient, admin: Account, make_group:
     )
     assert bad_header.status_code == 400
     assert bad_header.json()["error"]["details"][0]["field"] == "header"
+
+
+async def test_resending_the_same_connector_keeps_port_and_key(
+    client: httpx.AsyncClient, admin: Account, tmp_path: Path
+) -> None:
+    key = make_ssh_key(tmp_path)
+    created = await client.post(
+        SYSTEMS,
+        json={
+            "name": "keep",
+            "connector": "ssh",
+            "host": "10.1.1.1",
+            "port": 2222,
+            "host_key": key.public,
+        },
+        headers=admin.headers,
+    )
+    same = await client.patch(
+        f"{SYSTEMS}/{created.json()['id']}", json={"connector": "ssh"}, headers=admin.headers
+    )
+    assert same.json()["port"] == 2222 and same.json()["host_key_fingerprint"] == key.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("rows", "field"),
+    [
+        ([_local(name="x", groups="web")], "groups"),
+        ([_local(name="x", group_ids="nope")], "group_ids"),
+        ([_local(name="x", credential_name="c")], "credential_name"),
+    ],
+)
+async def test_import_rows_of_the_wrong_shape_are_row_errors(
+    client: httpx.AsyncClient, admin: Account, rows: list[dict[str, Any]], field: str
+) -> None:
+    response = await client.post(f"{SYSTEMS}/import", json=rows, headers=admin.headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"][0]["row"] == 1
+    assert response.json()["error"]["details"][0]["field"] == field
+
+
+async def test_unknown_fields_and_oversized_csv_cells_are_4xx(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    typo = await client.post(SYSTEMS, json=_local(credential="c"), headers=admin.headers)
+    assert typo.status_code == 422 and typo.json()["error"]["details"][0]["field"] == "credential"
+    huge = "name,host\n" + "x" * 200_000 + ",localhost\n"
+    response = await client.post(
+        f"{SYSTEMS}/import",
+        content=huge.encode(),
+        headers={**admin.headers, "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 400 and response.json()["error"]["details"][0]["field"] == "body"

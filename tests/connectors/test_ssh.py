@@ -9,7 +9,7 @@ import inspect
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import paramiko
@@ -411,3 +411,125 @@ def test_no_autoadd_policy_anywhere() -> None:
         text = path.read_text()
         assert "AutoAddPolicy" not in text and "WarningPolicy" not in text, path
     assert os.path.exists("/usr/sbin/sshd")
+
+
+# -- the edges found in review ---------------------------------------------------------------
+
+
+@pytest.fixture
+def chatty_bashrc(ssh_account: SshAccount) -> Iterator[None]:
+    """The test account's ~/.bashrc prints a line (restored afterwards)."""
+    if ssh_account.password is None:
+        pytest.skip("needs the test account's home")
+    bashrc = Path(f"/home/{ssh_account.username}/.bashrc")
+    before = bashrc.read_text() if bashrc.exists() else None
+    bashrc.write_text("echo 'hello from bashrc'\n")
+    yield
+    if before is None:
+        bashrc.unlink()
+    else:
+        bashrc.write_text(before)
+
+
+async def test_login_script_output_before_the_marker_is_kept_and_stops_still_work(
+    connector: SSHConnector, sshd: SshServer, ssh_account: SshAccount, chatty_bashrc: None
+) -> None:
+    """bash sources ~/.bashrc for commands sshd runs; whatever it prints comes first."""
+    sink, result = await run(
+        connector, target(sshd, ssh_account), "echo $$; sleep 300", timeout=1.0
+    )
+    lines = sink.text(OutputStream.stdout).splitlines()
+    assert lines[0] == "hello from bashrc" and result.timed_out
+    await _until_gone(int(lines[1]))
+
+
+async def _until_gone(pid: int) -> None:
+    for _ in range(50):
+        if _gone(pid):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"process {pid} survived")
+
+
+async def test_commands_get_no_stdin(
+    connector: SSHConnector, sshd: SshServer, ssh_account: SshAccount
+) -> None:
+    sink, result = await run(connector, target(sshd, ssh_account), "cat; echo done", timeout=10)
+    assert result.exit_code == 0 and sink.text(OutputStream.stdout) == "done\n"
+
+
+async def test_a_failing_sink_or_a_cancelled_task_stops_the_remote_command(
+    connector: SSHConnector, sshd: SshServer, ssh_account: SshAccount
+) -> None:
+    pids: list[int] = []
+
+    async def failing(stream: OutputStream, data: bytes) -> None:
+        pids.append(int(data.split()[0]))
+        raise RuntimeError("the output store is down")
+
+    request = ExecRequest(command="echo $$; sleep 300")
+    with pytest.raises(ConnectorError):
+        await connector.execute(target(sshd, ssh_account), request, failing, asyncio.Event())
+    await _until_gone(pids[0])
+
+    seen: list[int] = []
+
+    async def remember(stream: OutputStream, data: bytes) -> None:
+        seen.append(int(data.split()[0]))
+
+    task = asyncio.create_task(
+        connector.execute(target(sshd, ssh_account), request, remember, asyncio.Event())
+    )
+    for _ in range(50):
+        if seen:
+            break
+        await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await _until_gone(seen[0])
+
+
+async def test_many_stops_at_once_on_one_connection(
+    connector: SSHConnector, sshd: SshServer, ssh_account: SshAccount
+) -> None:
+    """Six commands fill a transport; stopping them all needs more channels than OpenSSH's
+    default of ten per connection leaves: the extra kills go over a connection of their own."""
+    where = target(sshd, ssh_account, system_id="crowded")
+    outcomes = await asyncio.gather(
+        *(run(connector, where, "echo $$; sleep 300", timeout=1.0) for _ in range(6))
+    )
+    for sink, result in outcomes:
+        assert result.timed_out
+        await _until_gone(int(sink.text(OutputStream.stdout).split()[0]))
+
+
+async def test_the_pinned_key_type_is_asked_for(
+    connector: SSHConnector, make_sshd: Callable[..., SshServer], ssh_account: SshAccount
+) -> None:
+    """A host with an Ed25519 and an RSA key: pinning the RSA one must not look like a change."""
+    server = make_sshd(extra_host_keys=("rsa",))
+    rsa_key = server.extra_keys[0]
+    where = target(server, ssh_account, pinned=" ".join(rsa_key.public.split()[:2]))
+    _, result = await run(connector, where, "true")
+    assert result.exit_code == 0
+
+
+async def test_a_connection_lost_mid_command_is_not_an_exit(
+    connector: SSHConnector, sshd: SshServer, ssh_account: SshAccount
+) -> None:
+    where = target(sshd, ssh_account, system_id="cut")
+    started = asyncio.Event()
+
+    async def sink(stream: OutputStream, data: bytes) -> None:
+        started.set()
+
+    task = asyncio.create_task(
+        connector.execute(where, ExecRequest(command="echo go; sleep 5"), sink, asyncio.Event())
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    for entries in connector._pool.values():
+        for entry in entries:
+            entry.transport.sock.shutdown(socket.SHUT_RDWR)
+    with pytest.raises(Unreachable, match="connection was lost"):
+        await asyncio.wait_for(task, 20)

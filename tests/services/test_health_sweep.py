@@ -128,3 +128,51 @@ async def test_the_worker_function_runs_a_sweep(live: LiveApp, redis: Redis) -> 
     finally:
         await ctx["connectors"].close()  # type: ignore[attr-defined]
     await asyncio.sleep(0)
+
+
+async def test_a_broken_credential_does_not_stop_the_sweep(live: LiveApp, redis: Redis) -> None:
+    """A secret no configured key opens: that system is marked, the others still checked;
+    a second sweep right away finds nothing due (the first claimed them)."""
+    from cryptography.fernet import Fernet
+
+    foreign = Vault([Fernet.generate_key().decode()])
+    async with live.session() as session:
+        lost = Credential(
+            name="lost", kind="ssh-password", username="u", secret=foreign.seal({"password": "x"})
+        )
+        session.add(lost)
+        await session.flush()
+        session.add_all(
+            [
+                System(
+                    name="orphan",
+                    kind="linux",
+                    connector="ssh",
+                    host="127.0.0.1",
+                    port=22,
+                    credential_id=lost.id,
+                ),
+                System(name="fine", kind="linux", connector="local", host="localhost"),
+            ]
+        )
+        await session.commit()
+    vault = Vault([k.get_secret_value() for k in live.settings.encryption_keys])
+    connectors = Connectors()
+    maker = create_sessionmaker(live.engine)
+    try:
+        sweep = await connectivity.check_due_systems(
+            maker, vault, connectors, redis, interval_seconds=300, concurrency=4
+        )
+        assert sweep.checked == 2
+        assert (
+            await connectivity.check_due_systems(
+                maker, vault, connectors, redis, interval_seconds=300, concurrency=4
+            )
+        ).checked == 0
+    finally:
+        await connectors.close()
+    async with live.session() as session:
+        rows = {s.name: s for s in (await session.execute(select(System))).scalars()}
+    assert rows["orphan"].health_status == HealthStatus.error
+    assert "cannot be decrypted" in (rows["orphan"].last_error or "")
+    assert rows["fine"].health_status == HealthStatus.healthy

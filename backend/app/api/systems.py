@@ -182,7 +182,14 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
             details=[{"field": "header", "message": f"unknown: {', '.join(sorted(unknown))}"}],
         )
     rows = []
-    for record in reader:
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise BadRequest(
+            f"body: not readable as CSV ({exc})",
+            details=[{"field": "body", "message": "malformed CSV"}],
+        ) from None
+    for record in records:
         row: dict[str, Any] = {}
         for key, value in record.items():
             value = (value or "").strip() if isinstance(value, str) else value

@@ -41,10 +41,15 @@ def load_private_key(text: str, passphrase: str | None = None) -> paramiko.PKey:
         raise KeyProblem("not a private key this server can use") from exc
     for crypto_class, pkey_class in _CLASSES:
         if isinstance(loaded, crypto_class):
+            # Re-encoded in OpenSSH's own format (in memory only), which paramiko reads for
+            # every key type, whatever the PEM flavour given (PKCS#1, PKCS#8, SEC1).
+            openssh = loaded.private_bytes(  # type: ignore[attr-defined]
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            ).decode()
             try:
-                return pkey_class.from_private_key(
-                    io.StringIO(text.strip() + "\n"), password=passphrase
-                )
+                return pkey_class.from_private_key(io.StringIO(openssh))
             except (paramiko.SSHException, ValueError) as exc:
                 raise KeyProblem("not a private key this server can use") from exc
     raise KeyProblem("unsupported key type: use RSA, ECDSA or Ed25519")

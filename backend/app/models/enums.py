@@ -34,6 +34,7 @@ class HealthStatus(StrEnum):
     unreachable = "unreachable"
     auth_failed = "auth_failed"
     host_key_mismatch = "host_key_mismatch"
+    host_key_unknown = "host_key_unknown"  # no key trusted yet: scan and trust
     error = "error"
 
 

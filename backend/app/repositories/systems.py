@@ -89,12 +89,22 @@ async def set_health(
     return previous
 
 
-async def due_for_check(session: AsyncSession, checked_before: Any, limit: int) -> list[System]:
-    """Systems never checked, or last checked before `checked_before`, oldest first."""
-    result = await session.execute(
-        select(System)
+async def claim_due(
+    session: AsyncSession, checked_before: Any, now: Any, limit: int
+) -> list[System]:
+    """Systems never checked or last checked before `checked_before`, oldest first, claimed:
+    their check time is set to `now` (rows another sweep holds are skipped)."""
+    due = (
+        select(System.id)
         .where((System.last_checked_at.is_(None)) | (System.last_checked_at < checked_before))
         .order_by(System.last_checked_at.asc().nulls_first(), System.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(System)
+        .where(System.id.in_(due.scalar_subquery()))
+        .values(last_checked_at=now)
+        .returning(System)
     )
     return list(result.scalars().all())

@@ -73,6 +73,7 @@ class SystemCreate(BaseModel):
     max_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -85,11 +86,13 @@ class SystemCreate(BaseModel):
                     "labels": {"env": "prod", "role": "web"},
                 }
             ]
-        }
+        },
     }
 
 
 class SystemUpdate(BaseModel):
+    model_config = {"extra": "forbid"}
+
     name: SystemName | None = None
     description: Description | None = None
     kind: SystemKind | None = None

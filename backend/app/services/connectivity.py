@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from app.connectors.base import (
     Connector,
     ConnectorError,
     HostKeyError,
+    HostKeyUnknown,
     Target,
     Unreachable,
 )
@@ -46,6 +48,8 @@ def health_of(error: ConnectorError) -> HealthStatus:
         return HealthStatus.unreachable
     if isinstance(error, AuthFailed):
         return HealthStatus.auth_failed
+    if isinstance(error, HostKeyUnknown):
+        return HealthStatus.host_key_unknown
     if isinstance(error, HostKeyError):
         return HealthStatus.host_key_mismatch
     return HealthStatus.error
@@ -200,6 +204,7 @@ async def trust_host_key(
     return await systems_service.pin_host_key(session, principal, system_id, scan.host_key, "scan")
 
 
+log = logging.getLogger("orca.health")
 EVENTS_CHANNEL = "orca:events"
 SWEEP_LIMIT = 1000
 
@@ -220,41 +225,55 @@ async def check_due_systems(
     concurrency: int,
 ) -> Sweep:
     """Check every system whose last check is older than the interval, `concurrency` at a
-    time; store each result, and publish a `system.health` event where the status changed."""
+    time; store each result as it comes, and publish a `system.health` event where the status
+    changed. Systems are claimed first (their check time set), so a sweep still running when
+    the next one starts is not repeated by it."""
     now = datetime.now(UTC)
     async with sessionmaker() as session:
-        due = await systems_repo.due_for_check(
-            session, now - timedelta(seconds=interval_seconds), SWEEP_LIMIT
+        due = await systems_repo.claim_due(
+            session, now - timedelta(seconds=interval_seconds), now, SWEEP_LIMIT
         )
-        targets = [(system, await target_for(session, vault, system)) for system in due]
+        await session.commit()
     gate = asyncio.Semaphore(concurrency)
+    changed = 0
 
-    async def check(system: System, target: Target) -> tuple[HealthStatus, str | None]:
+    async def check(system: System) -> None:
+        nonlocal changed
+        message: str | None
         async with gate:
             try:
+                async with sessionmaker() as session:
+                    target = await target_for(session, vault, system)
                 await connectors.get(system.connector).check(target)
             except ConnectorError as error:
-                return health_of(error), f"{category(error)}: {error.message}"
+                status, message = health_of(error), f"{category(error)}: {error.message}"
             except UnknownConnector as error:
-                return HealthStatus.error, str(error)
-        return HealthStatus.healthy, None
+                status, message = HealthStatus.error, str(error)
+            except Exception as error:  # one broken system must not stop the sweep
+                log.exception("health check of system %s failed", system.id)
+                status, message = HealthStatus.error, f"check failed: {type(error).__name__}"
+            else:
+                status, message = HealthStatus.healthy, None
+        checked_at = datetime.now(UTC)
+        async with sessionmaker() as session:
+            previous = await systems_repo.set_health(
+                session, system.id, status, message, checked_at
+            )
+            await session.commit()
+        if previous is not None and previous != status:
+            changed += 1
+            event = {
+                "type": "system.health",
+                "system_id": str(system.id),
+                "status": status.value,
+                "previous": previous.value,
+                "error": message,
+                "checked_at": checked_at.isoformat(),
+            }
+            await redis.publish(EVENTS_CHANNEL, json.dumps(event))
 
-    results = await asyncio.gather(*(check(system, target) for system, target in targets))
-    changed = 0
-    async with sessionmaker() as session:
-        for (system, _), (status, error) in zip(targets, results, strict=True):
-            checked_at = datetime.now(UTC)
-            previous = await systems_repo.set_health(session, system.id, status, error, checked_at)
-            if previous is not None and previous != status:
-                changed += 1
-                event = {
-                    "type": "system.health",
-                    "system_id": str(system.id),
-                    "status": status.value,
-                    "previous": previous.value,
-                    "error": error,
-                    "checked_at": checked_at.isoformat(),
-                }
-                await redis.publish(EVENTS_CHANNEL, json.dumps(event))
-        await session.commit()
-    return Sweep(checked=len(targets), changed=changed)
+    results = await asyncio.gather(*(check(system) for system in due), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            log.warning("storing a health check failed: %s", type(result).__name__)
+    return Sweep(checked=len(due), changed=changed)

@@ -206,6 +206,8 @@ async def delete(session: AsyncSession, actor: Principal, credential_id: uuid.UU
 class Rotation:
     rotated: int
     already_current: int
+    # Changed by someone else while rotating and still under an old key: run again.
+    remaining: int = 0
 
 
 async def rotate_keys(
@@ -214,7 +216,9 @@ async def rotate_keys(
     """Re-encrypt every secret under the vault's first key, committing batch by batch.
 
     Safe to stop at any point and run again: every stored token opens with one of the keys
-    throughout, and tokens already under the first key are skipped.
+    throughout, and tokens already under the first key are skipped. A final pass counts any
+    secret still under an old key (one re-saved meanwhile by an API that had not yet got the
+    new key): the old key may be dropped only when none remain.
     """
     rotated = current = 0
     async for batch in credentials_repo.secret_batches(session, batch_size):
@@ -226,12 +230,15 @@ async def rotate_keys(
             ):
                 rotated += 1
         await session.commit()
+    remaining = 0
+    async for batch in credentials_repo.secret_batches(session, batch_size):
+        remaining += sum(not vault.is_current(token) for _, token in batch)
     if rotated:
         await audit.record(
             session,
             "credential.rotate_keys",
             actor_username="orca-cli",
-            details={"rotated": rotated, "already_current": current},
+            details={"rotated": rotated, "already_current": current, "remaining": remaining},
         )
-        await session.commit()
-    return Rotation(rotated, current)
+    await session.commit()
+    return Rotation(rotated, current, remaining)

@@ -217,7 +217,7 @@ async def update(
             "port": system.port,
             **changes,
         }
-        if "connector" in changes and "port" not in changes:
+        if changes.get("connector", system.connector) != system.connector and "port" not in changes:
             merged["port"] = None  # the new connector's default
         validated = await _validated(session, merged)
         changes.update(
@@ -390,8 +390,12 @@ async def _resolve_names(session: AsyncSession, raw: dict[str, Any]) -> dict[str
             raise _field_error("credential", f"no credential named {credential!r}")
         row["credential_id"] = found
     groups = row.pop("groups", None)
+    if groups is not None and not (
+        isinstance(groups, list) and all(isinstance(name, str) for name in groups)
+    ):
+        raise _field_error("groups", "a list of group names")
     if groups:
-        ids = list(row.get("group_ids") or [])
+        ids = list(row.get("group_ids") or []) if isinstance(row.get("group_ids"), list) else []
         for name in groups:
             found = await systems_repo.id_by_name(session, SystemGroup, str(name))
             if found is None:
