@@ -153,8 +153,16 @@ async def test_a_manager_edits_but_does_not_reconnect(
     assert edited.status_code == 200, edited.text
     assert edited.json()["labels"] == {"tier": "1"}
 
-    rerouted = await client.patch(url, json={"host": "10.9.9.9"}, headers=manager.headers)
-    assert rerouted.status_code == 400 and "only admins" in rerouted.json()["error"]["message"]
+    for change in (
+        {"host": "10.9.9.9"},
+        {"port": 2222},
+        {"connector": "ssh"},
+        {"credential_id": str(uuid.uuid4())},
+        {"options": {}},
+    ):
+        rerouted = await client.patch(url, json=change, headers=manager.headers)
+        assert rerouted.status_code == 400, change
+        assert "only admins" in rerouted.json()["error"]["message"]
     joined = await client.patch(
         url, json={"group_ids": [str(mine.id), str(theirs.id)]}, headers=manager.headers
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -410,7 +409,6 @@ def test_no_autoadd_policy_anywhere() -> None:
     for path in source:
         text = path.read_text()
         assert "AutoAddPolicy" not in text and "WarningPolicy" not in text, path
-    assert os.path.exists("/usr/sbin/sshd")
 
 
 # -- the edges found in review ---------------------------------------------------------------
