@@ -453,10 +453,9 @@ class SSHConnector:
 
     async def check(self, target: Target) -> CheckResult:
         started = time.perf_counter()
-        sink_bytes: list[bytes] = []
 
         async def sink(stream: OutputStream, data: bytes) -> None:
-            sink_bytes.append(data)
+            return None  # `true` prints nothing worth keeping
 
         result = await self.execute(
             target, ExecRequest(command="true", timeout=30), sink, asyncio.Event()

@@ -30,31 +30,11 @@ async def lock_active_admins(session: AsyncSession) -> int:
     return len(result.all())
 
 
-async def get(
-    session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
-) -> User | None:
-    stmt = select(User).where(User.id == user_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
     result = await session.execute(
         select(User).where(func.lower(User.username) == username.lower())
     )
     return result.scalar_one_or_none()
-
-
-async def add(session: AsyncSession, user: User) -> User:
-    session.add(user)
-    await session.flush()
-    return user
-
-
-async def delete(session: AsyncSession, user: User) -> None:
-    await session.delete(user)
-    await session.flush()
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,27 @@ async def record(
     return await audit_repo.append(session, event)
 
 
+async def record_update(
+    session: AsyncSession,
+    actor: Actor,
+    resource: str,
+    row: Any,
+    changed: dict[str, Any],
+    **details: Any,
+) -> None:
+    """`<resource>.update` with the fields that changed (from `services.common.changes_of`),
+    when any did; nothing otherwise."""
+    if changed:
+        await record(
+            session,
+            f"{resource}.update",
+            actor=actor,
+            target_type=resource,
+            target_id=row.id,
+            details={"name": row.name, **details, "changes": changed},
+        )
+
+
 @dataclass(frozen=True)
 class _Who:
     id: uuid.UUID

@@ -28,6 +28,7 @@ from app.core.errors import AfterRollback, BadRequest, RateLimited, Unauthorized
 from app.models import RefreshToken, User
 from app.models.enums import AuditOutcome
 from app.repositories import auth as auth_repo
+from app.repositories import common as common_repo
 from app.repositories import users as users_repo
 from app.services import audit
 
@@ -198,7 +199,7 @@ async def refresh(
     if lock is not None:
         raise _throttled(lock, "Too many failed attempts from this address")
     row = await auth_repo.get_by_hash_for_update(session, hash_refresh_token(presented))
-    user = await users_repo.get(session, row.user_id) if row is not None else None
+    user = await common_repo.get_by_id(session, User, row.user_id) if row is not None else None
 
     def refuse(reason: str, *first: AfterRollback) -> Unauthorized:
         return Unauthorized(
@@ -275,7 +276,7 @@ async def change_password(
     """Change the caller's password: every token they hold stops working, and a fresh
     session is returned so that the client making the change stays signed in. A wrong
     current password counts against the same limits as a failed login."""
-    user = await users_repo.get(session, principal.id, for_update=True)
+    user = await common_repo.get_by_id(session, User, principal.id, for_update=True)
     if user is None:
         raise Unauthorized
     limiter = LoginLimiter(redis, settings)

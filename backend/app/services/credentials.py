@@ -170,15 +170,7 @@ async def update(
         # Which fields were replaced, never their values.
         changed["replaced_fields"] = sorted(values)
     await session.flush()
-    if changed:
-        await audit.record(
-            session,
-            "credential.update",
-            actor=actor,
-            target_type="credential",
-            target_id=row.id,
-            details={"name": row.name, "changes": changed},
-        )
+    await audit.record_update(session, actor, "credential", row, changed)
     return row
 
 

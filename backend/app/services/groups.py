@@ -78,15 +78,7 @@ async def update(
         await require_unique_name(session, SystemGroup, changes["name"], "group", group.id)
     changed = changes_of(group, changes)
     await session.flush()
-    if changed:
-        await audit.record(
-            session,
-            "group.update",
-            actor=actor,
-            target_type="group",
-            target_id=group.id,
-            details={"name": group.name, "changes": changed},
-        )
+    await audit.record_update(session, actor, "group", group, changed)
     return group
 
 

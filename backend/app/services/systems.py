@@ -233,15 +233,7 @@ async def update(
     if group_ids is not None:
         changed["groups"] = await _set_groups(session, principal, system, group_ids)
     await session.flush()
-    if changed:
-        await audit.record(
-            session,
-            "system.update",
-            actor=principal,
-            target_type="system",
-            target_id=system.id,
-            details={"name": system.name, "changes": changed},
-        )
+    await audit.record_update(session, principal, "system", system, changed)
     return system
 
 

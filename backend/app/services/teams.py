@@ -71,15 +71,7 @@ async def update(
         await require_unique_name(session, Team, changes["name"], "team", exclude=team.id)
     changed = changes_of(team, changes)
     await session.flush()
-    if changed:
-        await audit.record(
-            session,
-            "team.update",
-            actor=actor,
-            target_type="team",
-            target_id=team.id,
-            details={"name": team.name, "changes": changed},
-        )
+    await audit.record_update(session, actor, "team", team, changed)
     return team
 
 

@@ -17,6 +17,7 @@ from app.core.errors import Conflict
 from app.models import User
 from app.models.enums import Role
 from app.repositories import auth as auth_repo
+from app.repositories import common as common_repo
 from app.repositories import teams as teams_repo
 from app.repositories import users as users_repo
 from app.repositories.pagination import Order, Page, keyset_page
@@ -42,7 +43,7 @@ async def create_admin(
     if await users_repo.get_by_username(session, username) is not None:
         raise Conflict(f"a user named {username!r} already exists")
     password = password or generate_password()
-    user = await users_repo.add(
+    user = await common_repo.add(
         session,
         User(username=username, password_hash=hash_password(password), role=Role.admin),
     )
@@ -92,7 +93,7 @@ async def create(
         password = generated = generate_password()
     else:
         check_password_policy(settings, password, username, "password")
-    user = await users_repo.add(
+    user = await common_repo.add(
         session,
         User(
             username=username,
@@ -209,7 +210,7 @@ async def delete(session: AsyncSession, actor: Principal, user_id: uuid.UUID) ->
         "role": user.role.value,
         "teams": [str(team.id) for team in await teams_repo.teams_of(session, user.id)],
     }
-    await users_repo.delete(session, user)
+    await common_repo.delete(session, user)
     await audit.record(
         session, "user.delete", actor=actor, target_type="user", target_id=user_id, details=details
     )
