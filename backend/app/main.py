@@ -5,10 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from arq.connections import ArqRedis
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import audit, auth, credentials, grants, groups, health, systems, teams, users
+from app.api import (
+    audit,
+    auth,
+    credentials,
+    executions,
+    grants,
+    groups,
+    health,
+    jobs,
+    systems,
+    teams,
+    users,
+    workers,
+    ws,
+)
 from app.auth.dependencies import API_PREFIX
 from app.connectors.registry import Connectors
 from app.core.config import Settings
@@ -17,6 +32,7 @@ from app.core.errors import ERROR_RESPONSES, install_error_handlers
 from app.core.middleware import RequestIdMiddleware
 from app.core.redis import create_redis
 from app.core.vault import Vault
+from app.services.dispatch import Dispatcher
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -30,6 +46,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.redis = create_redis(settings.redis_url.get_secret_value())
         app.state.connectors = Connectors.from_settings(settings)
+        # Enqueues on the same connections (arq's client is a Redis client with enqueue_job).
+        app.state.arq = ArqRedis(pool_or_conn=app.state.redis.connection_pool)
+        app.state.dispatcher = Dispatcher(app.state.sessionmaker, app.state.arq, settings)
         try:
             yield
         finally:
@@ -52,6 +71,19 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
-    for module in (auth, users, teams, groups, grants, credentials, systems, audit):
+    for module in (
+        auth,
+        users,
+        teams,
+        groups,
+        grants,
+        credentials,
+        systems,
+        jobs,
+        executions,
+        workers,
+        audit,
+        ws,
+    ):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

@@ -14,6 +14,7 @@ from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.errors import Unavailable
 from app.core.vault import Vault
+from app.services.dispatch import Dispatcher
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -65,3 +66,11 @@ def get_connectors(request: Request) -> Connectors:
 
 
 ConnectorsDep = Annotated[Connectors, Depends(get_connectors)]
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]

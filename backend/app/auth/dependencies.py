@@ -7,15 +7,18 @@ parameter (`principal: Annotated[Principal, requires(...)]`) or in the decorator
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import SessionDep, SettingsDep
 from app.auth.policy import Permission
 from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken, decode_access_token
+from app.core.config import Settings
 from app.core.errors import Forbidden, Unauthorized
 from app.models.enums import AuditOutcome
 from app.repositories import users as users_repo
@@ -34,6 +37,30 @@ def _unauthorized() -> Unauthorized:
     return Unauthorized(INVALID_TOKEN, headers={"WWW-Authenticate": "Bearer"})
 
 
+async def principal_for(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, token_version: int
+) -> Principal | None:
+    """The user behind a token, if it is still good: active, same token version (no password
+    change or forced logout since), its session not revoked. None otherwise."""
+    state = await users_repo.token_state(session, user_id, session_id)
+    if (
+        state is None
+        or not state.is_active
+        or state.token_version != token_version
+        or state.session_revoked
+    ):
+        return None
+    return Principal(id=user_id, username=state.username, role=state.role, session_id=session_id)
+
+
+async def authenticate(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidToken:
+        return None
+    return await principal_for(session, claims.user_id, claims.session_id, claims.token_version)
+
+
 async def current_principal(
     token: Annotated[str | None, Depends(bearer)], session: SessionDep, settings: SettingsDep
 ) -> Principal:
@@ -42,23 +69,10 @@ async def current_principal(
     Costs one indexed query per request; in return a deactivation, password change, role
     change or logout takes effect on the very next request, not when the token expires.
     """
-    if not token:
+    principal = await authenticate(session, settings, token) if token else None
+    if principal is None:
         raise _unauthorized()
-    try:
-        claims = decode_access_token(settings, token)
-    except InvalidToken:
-        raise _unauthorized() from None
-    state = await users_repo.token_state(session, claims.user_id, claims.session_id)
-    if (
-        state is None
-        or not state.is_active
-        or state.token_version != claims.token_version
-        or state.session_revoked
-    ):
-        raise _unauthorized()
-    return Principal(
-        id=claims.user_id, username=state.username, role=state.role, session_id=claims.session_id
-    )
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -40,12 +40,26 @@ class Permission(StrEnum):
     credentials_read = "credentials:read"
     credentials_manage = "credentials:manage"
 
+    # Jobs are listed as far as the caller may see them (their own, and those touching
+    # systems they can view); running one needs `execute` on every target as well.
+    jobs_read = "jobs:read"
+    jobs_run = "jobs:run"
+    # The worker processes, their heartbeats and load.
+    workers_read = "workers:read"
+
     audit_read = "audit:read"
     audit_export = "audit:export"
     audit_verify = "audit:verify"
 
 
-_EVERYONE = frozenset({Permission.account_self, Permission.groups_read, Permission.systems_read})
+_EVERYONE = frozenset(
+    {
+        Permission.account_self,
+        Permission.groups_read,
+        Permission.systems_read,
+        Permission.jobs_read,
+    }
+)
 _READ_EVERYTHING = frozenset(
     {
         Permission.users_read,
@@ -58,9 +72,10 @@ _AUDIT = frozenset({Permission.audit_read, Permission.audit_export, Permission.a
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
-    Role.operator: _EVERYONE | {Permission.systems_edit},
+    Role.operator: _EVERYONE
+    | {Permission.systems_edit, Permission.jobs_run, Permission.workers_read},
     Role.viewer: _EVERYONE,
-    Role.auditor: _EVERYONE | _READ_EVERYTHING | _AUDIT,
+    Role.auditor: _EVERYONE | _READ_EVERYTHING | _AUDIT | {Permission.workers_read},
 }
 
 # Roles that see every system and group without a grant (admin to manage, auditor to read).

@@ -18,6 +18,8 @@ wrong without knowing the library underneath:
     └── Unsupported           this connector cannot run that (a shell it lacks)
 
 A command that runs and exits non-zero is not an error: it is a result with that exit code.
+An error raised before the command could start says so (`started=False`); the engine retries
+only those, and only for jobs that asked for retries.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from app.models.enums import OutputStream, Shell
 class ConnectorError(Exception):
     category = "protocol"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, started: bool = True) -> None:
         super().__init__(message)
         self.message = message
         # A finer cause inside the category ("dns", "refused", "timeout" for Unreachable).
         self.reason = reason or self.category
+        # Whether the command may have started. A connector sets False only when it knows the
+        # command did not (it failed connecting or authenticating): only then is a retry safe.
+        self.started = started
 
 
 class Unreachable(ConnectorError):

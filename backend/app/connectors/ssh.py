@@ -476,7 +476,11 @@ class SSHConnector:
         if cancel.is_set():
             return ExecResult(None, started, datetime.now(UTC), cancelled=True)
         loop = asyncio.get_running_loop()
-        entry = await self._shielded(loop.run_in_executor(self._threads, self._acquire, target))
+        try:
+            entry = await self._shielded(loop.run_in_executor(self._threads, self._acquire, target))
+        except ConnectorError as error:
+            error.started = False  # connecting or authenticating: nothing ran
+            raise
         run: _Run | None = None
         try:
             if cancel.is_set():

@@ -87,6 +87,37 @@ class Settings(BaseSettings):
     health_check_concurrency: int = Field(
         16, ge=1, le=256, description="Systems one health sweep checks at once."
     )
+    worker_poll_delay_seconds: float = Field(
+        0.05,
+        gt=0,
+        le=5,
+        description="How often an idle worker looks for work in Redis (lower: quicker starts, "
+        "a little more Redis traffic).",
+    )
+    worker_shutdown_grace_seconds: int = Field(
+        30,
+        ge=0,
+        le=3600,
+        description="On SIGTERM a worker takes no new work and lets running executions finish "
+        "for this long, then cancels them (killing their remote processes).",
+    )
+    system_max_concurrency: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Executions at once on one system, across all jobs (a system's own "
+        "`max_concurrency` overrides it).",
+    )
+    job_max_targets: int = Field(
+        10000, ge=1, le=100000, description="Most systems one job may target."
+    )
+    output_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=128 * 1024,
+        le=2**40,
+        description="Output kept per execution. Past it the first and last halves are kept "
+        "and the bytes dropped between them are counted and shown.",
+    )
     local_run_as: str | None = Field(
         None,
         description="Account the local connector runs commands as. Unset: `orca-local` (created "

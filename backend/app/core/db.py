@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +23,8 @@ if TYPE_CHECKING:
     from app.core.config import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("orca.db")
+_AFTER_COMMIT = "orca_after_commit"
 
 # What a command-line tool catches to say "cannot reach or use the database" in one line.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (OSError, SQLAlchemyError, asyncpg.PostgresError)
@@ -78,11 +84,94 @@ async def session_scope(
         try:
             yield session
         except BaseException as exc:
+            session.info.pop(_AFTER_COMMIT, None)
             await session.rollback()
             await run_after_rollback(session, exc)
             raise
         else:
-            await session.commit()
+            await commit(session)
+
+
+def after_commit(session: AsyncSession, work: Callable[[], Awaitable[object]]) -> None:
+    """Run `work` once the session's transaction has committed (publish an event, enqueue a
+    task): never for a transaction rolled back, so nobody hears of a change that did not
+    happen, and never before the commit, so a worker never looks for a row not there yet."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(work)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the work queued by `after_commit()`. That work failing (Redis down) is
+    logged, not raised: the change is committed, and the reconciler redoes what was lost."""
+    await session.commit()
+    for work in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            await work()
+        except Exception:
+            log.exception("work after a commit failed")
+
+
+def discard_after_commit(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, timed out
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # the connection closed under us
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    OperationalError,
+    InterfaceError,
+    SATimeoutError,  # no pooled connection came free
+)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """An error saying the database is unreachable or went away (not that the statement was
+    wrong): worth trying again. Looks through SQLAlchemy's and the driver's wrappers."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _TRANSIENT):
+            return True
+        if isinstance(exc, DBAPIError):
+            if exc.connection_invalidated:
+                return True
+            exc = exc.orig if exc.orig is not None else exc.__cause__
+        else:
+            exc = exc.__cause__
+    return False
+
+
+async def retrying(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    what: str,
+    give_up_after: float = 300.0,
+) -> T:
+    """Run `work` in a transaction and commit it (with its after-commit work), trying again
+    while the database is unreachable, for up to `give_up_after` seconds. `work` must be safe
+    to run again: a commit whose answer was lost may have landed."""
+    deadline = time.monotonic() + give_up_after
+    delay = 0.2
+    warned = False
+    while True:
+        try:
+            async with sessionmaker() as session:
+                result = await work(session)
+                await commit(session)
+            if warned:
+                log.info("%s: the database is back", what)
+            return result
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + delay > deadline:
+                raise
+            if not warned:
+                log.warning("%s: database unavailable (%s); retrying", what, type(exc).__name__)
+                warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def run_once(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -7,6 +7,9 @@ from urllib.parse import unquote, urlparse
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
+# The arq queue every worker takes work from.
+QUEUE_NAME = "orca:queue"
+
 
 def create_redis(url: str, *, timeout: float = 5.0) -> Redis:
     client: Redis = Redis.from_url(

@@ -7,12 +7,15 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     LargeBinary,
     SmallInteger,
     String,
     Text,
+    column,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -22,6 +25,15 @@ from app.models.base import Base, CreatedAt, UUIDPrimaryKey, str_enum
 from app.models.enums import ExecutionStatus, JobStatus, OutputStream, Shell
 
 _NON_TERMINAL = "status IN ('pending', 'queued', 'running')"
+_BUSY = "status IN ('queued', 'running')"
+# Every change of a job takes the next number: the feed of jobs replays from a client's last one.
+JOB_EVENT_SEQ = "nextval('job_event_seq')"
+
+
+def job_search_text(name: Any, command: Any, script: Any) -> ColumnElement[str]:
+    """What free-text search looks through: the name and the command or script. A function
+    made by migration 0007, so the trigram index and the query name the same expression."""
+    return func.orca_job_search_text(name, command, script)
 
 
 class Job(UUIDPrimaryKey, CreatedAt, Base):
@@ -35,6 +47,15 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
         Index("ix_jobs_created_at_id", text("created_at DESC"), text("id DESC")),
         Index("ix_jobs_created_by_id_created_at", "created_by_id", text("created_at DESC")),
         Index("ix_jobs_status_created_at", "status", text("created_at DESC")),
+        Index("ix_jobs_event_seq", "event_seq"),
+        Index(
+            "ix_jobs_search_text",
+            job_search_text(column("name"), column("command"), column("script")).label(
+                "search_text"
+            ),
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
         Index(
             "uq_jobs_idempotency",
             "created_by_id",
@@ -48,15 +69,19 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Kept so history names its author after the account is deleted.
+    created_by_username: Mapped[str | None] = mapped_column(String(64))
     command: Mapped[str | None] = mapped_column(Text)
     script: Mapped[str | None] = mapped_column(Text)
     shell: Mapped[Shell] = mapped_column(str_enum(Shell, "shell"))
     # The targets as asked (system ids, group ids, label selectors); the resolved systems are the
     # job's executions.
     targets: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    environment: Mapped[dict[str, str]] = mapped_column(
-        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    # Environment values may be secrets: they are sealed with the vault, only names are shown.
+    environment_keys: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
     )
+    environment_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     timeout_seconds: Mapped[int]
     priority: Mapped[int] = mapped_column(SmallInteger, default=5, server_default=text("5"))
     concurrency: Mapped[int | None]
@@ -74,9 +99,14 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
     source_job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL")
     )
+    target_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     cancel_requested_at: Mapped[datetime | None]
+    # When the failure threshold stopped the job starting further systems.
+    threshold_reached_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    event_seq: Mapped[int] = mapped_column(BigInteger, server_default=text(JOB_EVENT_SEQ))
 
 
 class Execution(UUIDPrimaryKey, CreatedAt, Base):
@@ -90,6 +120,16 @@ class Execution(UUIDPrimaryKey, CreatedAt, Base):
         Index(
             "ix_executions_live", "status", "lease_expires_at", postgresql_where=text(_NON_TERMINAL)
         ),
+        # Per-system concurrency counts what is queued or running on each system.
+        Index("ix_executions_system_busy", "system_id", postgresql_where=text(_BUSY)),
+        # The dispatcher takes a job's pending executions in target order.
+        Index(
+            "ix_executions_pending",
+            "job_id",
+            "position",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("uq_executions_job_id_position", "job_id", "position", unique=True),
     )
 
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
@@ -99,22 +139,37 @@ class Execution(UUIDPrimaryKey, CreatedAt, Base):
     # Kept so history reads right after a system is renamed or deleted.
     system_name: Mapped[str] = mapped_column(String(200))
     connector: Mapped[str] = mapped_column(String(64))
+    # Where the system came in the job's resolved targets: the order they are started in.
+    position: Mapped[int]
     status: Mapped[ExecutionStatus] = mapped_column(
         str_enum(ExecutionStatus, "execution_status"),
         default=ExecutionStatus.pending,
         server_default=ExecutionStatus.pending.value,
     )
+    # Bumped by every change of state: a live view keeps the highest it has seen.
+    version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     wait_reason: Mapped[str | None] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    # A retry waits for its backoff: not dispatched before this.
+    not_before: Mapped[datetime | None]
     worker_id: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
     queued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     exit_code: Mapped[int | None]
+    signal: Mapped[str | None] = mapped_column(String(32))
+    # Why it ended in `error` (or was skipped): a category, a finer reason, and the message.
     error_code: Mapped[str | None] = mapped_column(String(64))
+    error_reason: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # The highest output seq stored; the bytes kept and, past the cap, the bytes dropped.
+    output_seq: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     output_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    output_dropped_bytes: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default=text("0")
+    )
     output_truncated: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 

@@ -20,5 +20,7 @@ class WorkerHeartbeat(Base):
     version: Mapped[str] = mapped_column(String(50))
     max_jobs: Mapped[int]
     running_jobs: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Shutting down: finishing what it runs, taking nothing new (not counted as capacity).
+    draining: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     started_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     last_seen_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -22,6 +22,13 @@ async def get_by_id(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get_many(session: AsyncSession, model: type[M], ids: list[uuid.UUID]) -> list[M]:
+    if not ids:
+        return []
+    result = await session.execute(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+    return list(result.scalars().all())
+
+
 async def name_taken(
     session: AsyncSession, model: type[Any], name: str, *, exclude: uuid.UUID | None = None
 ) -> bool:

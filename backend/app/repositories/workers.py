@@ -18,6 +18,7 @@ async def beat(
     version: str,
     max_jobs: int,
     running_jobs: int,
+    draining: bool = False,
 ) -> None:
     stmt = insert(WorkerHeartbeat).values(
         worker_id=worker_id,
@@ -26,10 +27,11 @@ async def beat(
         version=version,
         max_jobs=max_jobs,
         running_jobs=running_jobs,
+        draining=draining,
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[WorkerHeartbeat.worker_id],
-        set_={"running_jobs": running_jobs, "last_seen_at": func.now()},
+        set_={"running_jobs": running_jobs, "draining": draining, "last_seen_at": func.now()},
     )
     await session.execute(stmt)
 
@@ -44,5 +46,14 @@ async def live(session: AsyncSession, ttl_seconds: float) -> list[WorkerHeartbea
         select(WorkerHeartbeat)
         .where(WorkerHeartbeat.last_seen_at > cutoff)
         .order_by(WorkerHeartbeat.started_at)
+    )
+    return list(result.scalars())
+
+
+async def recent(session: AsyncSession, within: timedelta) -> list[WorkerHeartbeat]:
+    result = await session.execute(
+        select(WorkerHeartbeat)
+        .where(WorkerHeartbeat.last_seen_at > func.now() - within)
+        .order_by(WorkerHeartbeat.started_at.desc())
     )
     return list(result.scalars())

@@ -1,11 +1,14 @@
-"""The arq worker: its context (database, Redis), its heartbeat, and the functions it runs."""
+"""The arq worker: its context, its heartbeat (which also renews its executions' leases), the
+cancel listener, graceful shutdown, and the functions and crons it runs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
+import signal
 import socket
 import uuid
 from typing import Any
@@ -17,64 +20,121 @@ from app import __version__
 from app.connectors.registry import Connectors
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
-from app.core.redis import arq_redis_settings
+from app.core.redis import QUEUE_NAME, arq_redis_settings
 from app.core.vault import Vault
 from app.repositories import workers as workers_repo
-from app.services import connectivity
+from app.services import events
+from app.services.dispatch import Dispatcher
+from app.services.runner import Runner
+from app.worker.tasks import check_systems, dispatch, ping, reconcile, run_execution
 
 log = logging.getLogger("orca.worker")
 
-QUEUE_NAME = "orca:queue"
+__all__ = ["QUEUE_NAME", "OrcaWorker", "build_worker"]
+
+# Slots beyond ORCA_WORKER_MAX_JOBS for the worker's own upkeep (reconciler, dispatch, health
+# sweep), so a worker full of executions still reconciles.
+UPKEEP_SLOTS = 4
+# Longest a job may ask for (jobs' timeout_seconds is at most a day), plus room to stop it.
+TASK_TIMEOUT = 86400 + 600
 
 
-async def ping(ctx: dict[str, Any]) -> dict[str, Any]:
-    """A no-op job: proves a worker takes work from the queue (used by tests and diagnostics)."""
-    return {"worker_id": ctx["worker_id"], "pid": os.getpid()}
+class OrcaWorker(Worker):
+    """arq's worker, which on SIGTERM also says at once that it is draining, so no new work is
+    dispatched to its slots while it finishes what it runs."""
+
+    def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
+        self.ctx["draining"] = True
+        beat = self.ctx.get("beat_now")
+        if beat is not None:
+            beat.set()
+        super().handle_sig_wait_for_completion(signum)
 
 
-async def check_systems(ctx: dict[str, Any]) -> dict[str, int]:
-    """The periodic health sweep (an arq cron: one worker runs each tick)."""
-    settings: Settings = ctx["settings"]
-    sweep = await connectivity.check_due_systems(
-        ctx["sessionmaker"],
-        ctx["vault"],
-        ctx["connectors"],
-        ctx["redis"],
-        interval_seconds=settings.health_check_seconds,
-        concurrency=settings.health_check_concurrency,
-    )
-    if sweep.checked:
-        log.info("health sweep: %d checked, %d changed", sweep.checked, sweep.changed)
-    return {"checked": sweep.checked, "changed": sweep.changed}
+async def _beat(ctx: dict[str, Any], settings: Settings) -> None:
+    runner: Runner = ctx["runner"]
+    async with ctx["sessionmaker"]() as session:
+        await workers_repo.beat(
+            session,
+            worker_id=ctx["worker_id"],
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            max_jobs=settings.worker_max_jobs,
+            running_jobs=len(runner.running),
+            draining=bool(ctx.get("draining")),
+        )
+        await session.commit()
+    await runner.renew_leases()
 
 
-async def _heartbeat_loop(ctx: dict[str, Any], settings: Settings, worker: Worker) -> None:
-    sessionmaker = ctx["sessionmaker"]
+async def _heartbeat_loop(ctx: dict[str, Any], settings: Settings) -> None:
     failing = False
+    first = True
+    beat_now: asyncio.Event = ctx["beat_now"]
     while True:
         try:
-            async with sessionmaker() as session:
-                await workers_repo.beat(
-                    session,
-                    worker_id=ctx["worker_id"],
-                    hostname=socket.gethostname(),
-                    pid=os.getpid(),
-                    version=__version__,
-                    max_jobs=settings.worker_max_jobs,
-                    running_jobs=sum(not task.done() for task in worker.job_tasks.values()),
-                )
-                await session.commit()
+            await _beat(ctx, settings)
             if failing:
                 log.info("heartbeat recorded again")
             failing = False
+            if first:
+                # New slots: whatever waits for a worker can start now.
+                first = False
+                await ctx["dispatcher"].run_safely()
         except Exception as exc:  # the database may be down; keep beating when it returns
             if not failing:
                 log.warning("heartbeat failed: %s", type(exc).__name__)
             failing = True
-        await asyncio.sleep(settings.worker_heartbeat_seconds)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(settings.worker_heartbeat_seconds):
+                await beat_now.wait()
+        beat_now.clear()
 
 
-def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
+async def _cancel_listener(ctx: dict[str, Any]) -> None:
+    """Stop executions as soon as a cancel for them is published (the lease renewal catches
+    any message lost while this was reconnecting)."""
+    runner: Runner = ctx["runner"]
+    while True:
+        try:
+            async with ctx["redis"].pubsub() as pubsub:
+                await pubsub.subscribe(events.CANCEL_CHANNEL)
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is None:
+                        continue
+                    try:
+                        ids = [
+                            uuid.UUID(each) for each in json.loads(message["data"])["execution_ids"]
+                        ]
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("ignored a malformed cancel message")
+                        continue
+                    runner.cancel(ids)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("cancel listener: %s; reconnecting", type(exc).__name__)
+            await asyncio.sleep(1.0)
+
+
+def _background(ctx: dict[str, Any], name: str, coroutine: Any) -> None:
+    ctx.setdefault("background", {})[name] = asyncio.create_task(coroutine)
+
+
+async def _stop_background(ctx: dict[str, Any]) -> None:
+    tasks: dict[str, asyncio.Task[None]] = ctx.pop("background", {})
+    for task in tasks.values():
+        task.cancel()
+    for task in tasks.values():
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def build_worker(
+    settings: Settings, *, burst: bool = False, handle_signals: bool | None = None
+) -> OrcaWorker:
     settings.require("database_url", "redis_url", "encryption_keys")
     assert settings.database_url is not None and settings.redis_url is not None
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -87,15 +147,17 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         ctx["settings"] = settings
         ctx["vault"] = Vault.from_settings(settings)
         ctx["connectors"] = Connectors.from_settings(settings)
-        ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx, settings, worker))
+        ctx["dispatcher"] = Dispatcher(ctx["sessionmaker"], ctx["redis"], settings)
+        ctx["runner"] = Runner(
+            ctx["dispatcher"], ctx["vault"], ctx["connectors"], settings, worker_id
+        )
+        ctx["beat_now"] = asyncio.Event()
+        _background(ctx, "cancel", _cancel_listener(ctx))
+        _background(ctx, "heartbeat", _heartbeat_loop(ctx, settings))
         log.info("worker %s started", worker_id)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        heartbeat: asyncio.Task[None] | None = ctx.get("heartbeat")
-        if heartbeat is not None:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+        await _stop_background(ctx)
         if "connectors" in ctx:
             await ctx["connectors"].close()
         if "sessionmaker" in ctx:
@@ -108,23 +170,26 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
             await ctx["engine"].dispose()
         log.info("worker %s stopped", worker_id)
 
-    # Every minute; each sweep takes the systems whose last check is older than the interval.
-    crons = (
-        [cron(check_systems, second=0, run_at_startup=False, unique=True, timeout=600)]
-        if settings.health_check_seconds
-        else []
-    )
-    worker = Worker(
-        functions=[ping],
+    crons = [
+        cron(reconcile, second={0, 15, 30, 45}, unique=True, timeout=600, run_at_startup=False)
+    ]
+    if settings.health_check_seconds:
+        # Every minute; each sweep takes the systems whose last check is older than the interval.
+        crons.append(cron(check_systems, second=0, run_at_startup=False, unique=True, timeout=600))
+    signals = not burst if handle_signals is None else handle_signals
+    worker = OrcaWorker(
+        functions=[ping, run_execution, dispatch],
         cron_jobs=crons,
         queue_name=QUEUE_NAME,
         redis_settings=arq_redis_settings(settings.redis_url.get_secret_value()),
         on_startup=on_startup,
         on_shutdown=on_shutdown,
-        max_jobs=settings.worker_max_jobs,
+        max_jobs=settings.worker_max_jobs + UPKEEP_SLOTS,
+        poll_delay=settings.worker_poll_delay_seconds,
         burst=burst,
-        handle_signals=not burst,
+        handle_signals=signals,
+        job_completion_wait=settings.worker_shutdown_grace_seconds if signals else 0,
         keep_result=60,
-        job_timeout=24 * 3600,
+        job_timeout=TASK_TIMEOUT,
     )
     return worker

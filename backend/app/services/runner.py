@@ -1,0 +1,380 @@
+"""Running one execution in a worker: claim it, run it through its connector, record the end.
+
+The claim is the compare-and-set queued → running (with this worker's id and a lease); a task
+that finds nothing to claim (arq delivered it twice, a cancel won the race) does nothing, so a
+command starts at most once. The worker renews its leases with each heartbeat; an execution
+whose lease lapses belongs to a worker presumed dead, and the reconciler records it as lost.
+
+Cancel reaches a running execution two ways: a message on `orca:cancel` (at once), and the
+lease renewal, which reports executions marked for cancelling (within one heartbeat, should the
+message be lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connectors.base import ConnectorError, ExecRequest, ExecResult, Target, Unreachable
+from app.connectors.registry import Connectors, UnknownConnector
+from app.core.config import Settings
+from app.core.db import after_commit, retrying
+from app.core.vault import Vault, VaultError
+from app.models import Execution, Job, System
+from app.models.enums import AuditOutcome, ExecutionStatus
+from app.repositories import common as common_repo
+from app.repositories import executions as executions_repo
+from app.repositories import jobs as jobs_repo
+from app.services import audit, connectivity, events
+from app.services.dispatch import Dispatcher
+from app.services.executions import SYSTEM_ACTOR, audit_details, duration_ms, settle
+from app.services.output import OutputLost, OutputWriter
+
+log = logging.getLogger("orca.runner")
+
+# How long past its own timeout a connector may take to stop before we stop waiting for it.
+WATCHDOG_SECONDS = 60.0
+
+
+@dataclass
+class Outcome:
+    status: ExecutionStatus
+    exit_code: int | None = None
+    signal: str | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+    error_message: str | None = None
+    retry: bool = False
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "error_code": self.error_code,
+            "error_reason": self.error_reason,
+            "error_message": self.error_message,
+        }
+
+
+def outcome_of(result: ExecResult, *, shutdown: bool = False) -> Outcome:
+    if result.timed_out:
+        return Outcome(
+            ExecutionStatus.timed_out,
+            signal=result.signal,
+            error_code="timeout",
+            error_message="the command ran past the job's timeout and was stopped",
+        )
+    if result.cancelled:
+        if shutdown:
+            return Outcome(
+                ExecutionStatus.cancelled,
+                error_code="worker_shutdown",
+                error_message="the worker shut down before the command finished; it was stopped",
+            )
+        return Outcome(
+            ExecutionStatus.cancelled,
+            error_code="cancelled",
+            error_message="cancelled while running; the command was stopped",
+        )
+    if result.exit_code is not None:
+        status = ExecutionStatus.succeeded if result.exit_code == 0 else ExecutionStatus.failed
+        return Outcome(status, exit_code=result.exit_code)
+    if result.signal is not None:
+        return Outcome(
+            ExecutionStatus.failed,
+            signal=result.signal,
+            error_code="signal",
+            error_message=f"the command was killed by a signal ({result.signal})",
+        )
+    return Outcome(
+        ExecutionStatus.error,
+        error_code="unknown_result",
+        error_message="the command ended without an exit status",
+    )
+
+
+def error_outcome(error: ConnectorError, job: Job, execution: Execution) -> Outcome:
+    retry = (
+        isinstance(error, Unreachable)
+        and not error.started
+        and execution.attempt + 1 < job.max_attempts
+    )
+    return Outcome(
+        ExecutionStatus.error,
+        error_code=error.category,
+        error_reason=error.reason,
+        error_message=error.message,
+        retry=retry,
+    )
+
+
+@dataclass
+class _Claimed:
+    execution: Execution
+    job: Job
+    target: Target | None
+    problem: Outcome | None
+
+
+class Runner:
+    """What one worker process runs now, and how it runs each."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        vault: Vault,
+        connectors: Connectors,
+        settings: Settings,
+        worker_id: str,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.sessionmaker = dispatcher.sessionmaker
+        self.vault = vault
+        self.connectors = connectors
+        self.settings = settings
+        self.worker_id = worker_id
+        # The cancel signal of every execution this worker holds or is claiming.
+        self.running: dict[uuid.UUID, asyncio.Event] = {}
+
+    def cancel(self, execution_ids: list[uuid.UUID]) -> int:
+        hit = 0
+        for execution_id in execution_ids:
+            event = self.running.get(execution_id)
+            if event is not None and not event.is_set():
+                event.set()
+                hit += 1
+        return hit
+
+    async def renew_leases(self) -> None:
+        """Extend the leases of what this worker runs; stop what was marked for cancelling."""
+        ids = list(self.running)
+        if not ids:
+            return
+        async with self.sessionmaker() as session:
+            renewed = await executions_repo.renew_leases(
+                session, self.worker_id, ids, self.settings.worker_heartbeat_ttl_seconds
+            )
+            await session.commit()
+        self.cancel([execution_id for execution_id, cancel in renewed if cancel])
+
+    async def run(self, execution_id: uuid.UUID, attempt: int) -> str:
+        """The whole life of one claimed execution; what happened, in a word."""
+        cancel = self.running.setdefault(execution_id, asyncio.Event())
+        try:
+            claimed = await retrying(
+                self.sessionmaker,
+                lambda session: self._claim(session, execution_id, attempt),
+                what="claiming an execution",
+            )
+            if claimed is None:
+                return "not claimed"
+            if claimed.problem is not None:
+                outcome = claimed.problem
+            else:
+                assert claimed.target is not None
+                outcome = await self._execute(claimed, cancel)
+        finally:
+            self.running.pop(execution_id, None)
+        await retrying(
+            self.sessionmaker,
+            lambda session: self._finish(session, claimed.execution, claimed.job, outcome),
+            what="recording an execution's end",
+        )
+        return outcome.status.value
+
+    async def _claim(
+        self, session: AsyncSession, execution_id: uuid.UUID, attempt: int
+    ) -> _Claimed | None:
+        execution = await executions_repo.claim(
+            session,
+            execution_id,
+            attempt,
+            self.worker_id,
+            self.settings.worker_heartbeat_ttl_seconds,
+        )
+        if execution is None:
+            log.debug("execution %s attempt %d: nothing to claim", execution_id, attempt)
+            return None
+        job = await common_repo.get_by_id(session, Job, execution.job_id)
+        assert job is not None  # executions go with their job
+        started_job = await jobs_repo.start(session, job.id)
+        target: Target | None = None
+        problem: Outcome | None = None
+        system = (
+            await common_repo.get_by_id(session, System, execution.system_id)
+            if execution.system_id is not None
+            else None
+        )
+        if system is None:
+            problem = Outcome(
+                ExecutionStatus.error,
+                error_code="system_deleted",
+                error_message="the system was deleted after the job was submitted",
+            )
+        else:
+            try:
+                target = await connectivity.target_for(session, self.vault, system)
+            except ConnectorError as error:
+                problem = Outcome(
+                    ExecutionStatus.error, error_code="credential", error_message=error.message
+                )
+        await audit.record(
+            session,
+            "execution.start",
+            actor_username=SYSTEM_ACTOR,
+            target_type="execution",
+            target_id=execution.id,
+            details=audit_details(execution, worker=self.worker_id),
+        )
+        after_commit(
+            session,
+            lambda: events.publish_executions(
+                self.dispatcher.redis, [execution], [started_job] if started_job else []
+            ),
+        )
+        return _Claimed(execution, job, target, problem)
+
+    async def _execute(self, claimed: _Claimed, cancel: asyncio.Event) -> Outcome:
+        job, execution, target = claimed.job, claimed.execution, claimed.target
+        assert target is not None
+        try:
+            connector = self.connectors.get(execution.connector)
+            env = self.vault.open(job.environment_sealed) if job.environment_sealed else {}
+        except UnknownConnector as error:
+            return Outcome(
+                ExecutionStatus.error, error_code="unsupported", error_message=str(error)
+            )
+        except VaultError as error:
+            return Outcome(ExecutionStatus.error, error_code="credential", error_message=str(error))
+        request = ExecRequest(
+            command=job.command if job.command is not None else job.script or "",
+            shell=job.shell,
+            env=env,
+            timeout=job.timeout_seconds,
+        )
+        writer = OutputWriter(
+            self.sessionmaker,
+            self.dispatcher.redis,
+            job_id=job.id,
+            execution_id=execution.id,
+            cap=self.settings.output_max_bytes,
+            seq=execution.output_seq,
+            kept=execution.output_bytes,
+            dropped=execution.output_dropped_bytes,
+        )
+        shutdown = False
+        outcome: Outcome | None = None
+        task = asyncio.ensure_future(connector.execute(target, request, writer.write, cancel))
+        try:
+            try:
+                result = await asyncio.wait_for(
+                    asyncio.shield(task), timeout=job.timeout_seconds + WATCHDOG_SECONDS
+                )
+            except asyncio.CancelledError:
+                # The worker is shutting down past its grace period: stop the command properly.
+                shutdown = True
+                cancel.set()
+                result = await asyncio.wait_for(task, timeout=WATCHDOG_SECONDS)
+            except TimeoutError:
+                cancel.set()
+                result = await asyncio.wait_for(task, timeout=WATCHDOG_SECONDS)
+            outcome = outcome_of(result, shutdown=shutdown)
+        except ConnectorError as error:
+            outcome = error_outcome(error, job, execution)
+        except OutputLost as error:
+            outcome = Outcome(
+                ExecutionStatus.error, error_code="output_lost", error_message=str(error)
+            )
+        except TimeoutError:
+            task.cancel()
+            outcome = Outcome(
+                ExecutionStatus.error,
+                error_code="connector_hung",
+                error_message="the connector did not stop the command; its outcome is unknown",
+            )
+        except Exception as error:  # a bug must not leave the execution running for ever
+            log.exception("execution %s failed inside the worker", execution.id)
+            outcome = Outcome(
+                ExecutionStatus.error,
+                error_code="internal",
+                error_message=f"internal error in the worker ({type(error).__name__})",
+            )
+        finally:
+            try:
+                await writer.close()
+            except OutputLost as error:
+                outcome = Outcome(
+                    ExecutionStatus.error, error_code="output_lost", error_message=str(error)
+                )
+        return outcome
+
+    async def _finish(
+        self, session: AsyncSession, execution: Execution, job: Job, outcome: Outcome
+    ) -> None:
+        if outcome.retry:
+            delay = job.retry_backoff_seconds * (2**execution.attempt)
+            row = await executions_repo.retry_later(
+                session,
+                execution.id,
+                self.worker_id,
+                delay,
+                f"{outcome.error_reason}: {outcome.error_message}",
+            )
+            if row is None:
+                return
+            await audit.record(
+                session,
+                "execution.retry",
+                actor_username=SYSTEM_ACTOR,
+                outcome=AuditOutcome.failure,
+                target_type="execution",
+                target_id=row.id,
+                details=audit_details(
+                    execution,
+                    error=outcome.error_code,
+                    reason=outcome.error_reason,
+                    retry_in_seconds=delay,
+                ),
+            )
+            retried: list[Execution] = [row]
+            after_commit(session, lambda: events.publish_executions(self.dispatcher.redis, retried))
+            after_commit(session, lambda: self.dispatcher.run_later(delay))
+            return
+        row = await executions_repo.finish(
+            session, execution.id, self.worker_id, outcome.status, **outcome.values()
+        )
+        if row is None:
+            log.warning("execution %s was decided elsewhere (lease lost?)", execution.id)
+            return
+        await audit.record(
+            session,
+            "execution.finish",
+            actor_username=SYSTEM_ACTOR,
+            outcome=AuditOutcome.success
+            if outcome.status == ExecutionStatus.succeeded
+            else AuditOutcome.failure,
+            target_type="execution",
+            target_id=row.id,
+            details=audit_details(
+                row,
+                status=outcome.status.value,
+                exit_code=outcome.exit_code,
+                error=outcome.error_code,
+                duration_ms=duration_ms(row),
+            ),
+        )
+        settled = await settle(session, row.job_id)
+        after_commit(
+            session,
+            lambda: events.publish_executions(
+                self.dispatcher.redis,
+                [row, *settled.executions],
+                [settled.job] if settled.job else [],
+            ),
+        )
+        after_commit(session, self.dispatcher.run_safely)
