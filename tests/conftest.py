@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.auth",
     "tests.fixtures.systems",
     "tests.fixtures.sshd",
+    "tests.fixtures.engine",
 ]

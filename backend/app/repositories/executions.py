@@ -96,6 +96,8 @@ async def queue_pending(
         .where(System.id == Execution.system_id)
         .scalar_subquery()
     )
+    # A materialized CTE: as `IN (subquery)` PostgreSQL may run the LIMIT more than once and
+    # take more rows than asked for.
     due = (
         select(Execution.id)
         .where(
@@ -107,12 +109,13 @@ async def queue_pending(
         .order_by(Execution.position)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
     result = await session.execute(
         _returning(
             update(Execution)
-            .where(Execution.id.in_(due.scalar_subquery()))
-            .where(Execution.status == ExecutionStatus.pending)
+            .where(Execution.id == due.c.id, Execution.status == ExecutionStatus.pending)
             .values(
                 status=ExecutionStatus.queued,
                 queued_at=func.now(),

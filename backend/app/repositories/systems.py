@@ -100,11 +100,11 @@ async def claim_due(
         .order_by(System.last_checked_at.asc().nulls_first(), System.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        # Materialized: as `IN (subquery)` the LIMIT may be run more than once.
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
     result = await session.execute(
-        update(System)
-        .where(System.id.in_(due.scalar_subquery()))
-        .values(last_checked_at=now)
-        .returning(System)
+        update(System).where(System.id == due.c.id).values(last_checked_at=now).returning(System)
     )
     return list(result.scalars().all())

@@ -9,7 +9,7 @@
 
 Every arrow is a compare-and-set (repositories/executions.py). When one ends, `settle()`
 applies the job's failure threshold and, once nothing of the job is left to run, derives the
-job's status: cancelled if a user cancelled it, succeeded if every execution did, else failed.
+job's status (see `derive_status`).
 """
 
 from __future__ import annotations
@@ -55,11 +55,15 @@ def threshold_text(job: Job) -> str:
 
 
 def derive_status(job: Job, counts: dict[str, int]) -> JobStatus:
+    """Cancelled when the user cancelled the job; otherwise failed if any execution failed,
+    timed out or errored; cancelled if some were cancelled (and none failed); else succeeded."""
     if job.cancel_requested_at is not None:
         return JobStatus.cancelled
-    if counts.get(ExecutionStatus.succeeded.value, 0) == sum(counts.values()):
-        return JobStatus.succeeded
-    return JobStatus.failed
+    if any(counts.get(state.value, 0) for state in executions_repo.FAILURES):
+        return JobStatus.failed
+    if counts.get(ExecutionStatus.cancelled.value, 0):
+        return JobStatus.cancelled
+    return JobStatus.succeeded
 
 
 @dataclass
