@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.core.errors import Forbidden
-from app.models import AuditEvent, Grant, System, SystemGroup, Team, TeamMember
+from app.models import AuditEvent, Grant, System, SystemGroup, TeamMember
 from app.models.enums import GrantLevel, Role
 from app.services import access
 from tests.fixtures.auth import Account, MakeAccount
-from tests.fixtures.systems import MakeGroup, MakeSystem
+from tests.fixtures.systems import MakeGroup, MakeSystem, grant_to
 
 
 def principal(account: Account) -> Principal:
@@ -35,22 +35,6 @@ async def fleet(make_group: MakeGroup, make_system: MakeSystem) -> Fleet:
     return Fleet(
         a, b, await make_system("web-1", groups=(a,)), await make_system("db-1", groups=(b,))
     )
-
-
-async def _team_with(
-    session: AsyncSession, account: Account, group: SystemGroup, level: GrantLevel
-) -> Team:
-    team = Team(name=f"team-{uuid.uuid4().hex[:6]}")
-    session.add(team)
-    await session.flush()
-    session.add_all(
-        [
-            TeamMember(team_id=team.id, user_id=account.user.id),
-            Grant(team_id=team.id, group_id=group.id, level=level),
-        ]
-    )
-    await session.flush()
-    return team
 
 
 async def _visible(client: httpx.AsyncClient, account: Account) -> set[str]:
@@ -76,7 +60,7 @@ async def test_an_operator_reaches_only_what_its_team_was_granted(
     fleet: Fleet,
 ) -> None:
     operator = await make_account(Role.operator)
-    team = await _team_with(session, operator, fleet.group_a, GrantLevel.execute)
+    team = await grant_to(session, operator, fleet.group_a, GrantLevel.execute)
 
     # Granted execute on A: sees and may run on web-1; db-1 (only in B) is invisible.
     assert await _visible(client, operator) == {"web-1"}
@@ -108,11 +92,11 @@ async def test_view_is_not_execute_and_a_viewer_never_executes(
     session: AsyncSession, make_account: MakeAccount, fleet: Fleet
 ) -> None:
     operator = await make_account(Role.operator)
-    await _team_with(session, operator, fleet.group_a, GrantLevel.view)
+    await grant_to(session, operator, fleet.group_a, GrantLevel.view)
     assert not await _can_run(session, operator, fleet.in_a)
 
     viewer = await make_account(Role.viewer)
-    await _team_with(session, viewer, fleet.group_a, GrantLevel.manage)
+    await grant_to(session, viewer, fleet.group_a, GrantLevel.manage)
     levels = await access.system_levels(session, principal(viewer), [fleet.in_a.id])
     assert levels == {fleet.in_a.id: GrantLevel.view}
     assert not await _can_run(session, viewer, fleet.in_a)
@@ -122,8 +106,8 @@ async def test_the_highest_grant_across_teams_counts(
     session: AsyncSession, make_account: MakeAccount, fleet: Fleet
 ) -> None:
     operator = await make_account(Role.operator)
-    await _team_with(session, operator, fleet.group_a, GrantLevel.view)
-    await _team_with(session, operator, fleet.group_a, GrantLevel.manage)
+    await grant_to(session, operator, fleet.group_a, GrantLevel.view)
+    await grant_to(session, operator, fleet.group_a, GrantLevel.manage)
     levels = await access.system_levels(session, principal(operator), [fleet.in_a.id])
     assert levels == {fleet.in_a.id: GrantLevel.manage}
 
@@ -141,7 +125,7 @@ async def test_a_refusal_names_every_system_beyond_reach_and_is_audited(
     session: AsyncSession, make_account: MakeAccount, fleet: Fleet, make_system: MakeSystem
 ) -> None:
     operator = await make_account(Role.operator)
-    await _team_with(session, operator, fleet.group_a, GrantLevel.execute)
+    await grant_to(session, operator, fleet.group_a, GrantLevel.execute)
     loose = await make_system("in-no-group")
     targets = [fleet.in_a.id, fleet.in_b.id, loose.id]
     with pytest.raises(Forbidden) as refused:
@@ -202,7 +186,7 @@ async def test_filtering_by_a_hidden_group_reveals_nothing(
     client: httpx.AsyncClient, session: AsyncSession, make_account: MakeAccount, fleet: Fleet
 ) -> None:
     operator = await make_account(Role.operator)
-    await _team_with(session, operator, fleet.group_a, GrantLevel.view)
+    await grant_to(session, operator, fleet.group_a, GrantLevel.view)
     hidden = await client.get(
         "/api/v1/systems", params={"group_id": str(fleet.group_b.id)}, headers=operator.headers
     )
