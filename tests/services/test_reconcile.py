@@ -1,0 +1,104 @@
+"""The reconciler puts right what a lost worker or a lost Redis left behind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from app.models import AuditEvent, Execution, Job
+from app.models.enums import ExecutionStatus, JobStatus
+from app.services.dispatch import Dispatcher
+from app.services.reconcile import reconcile
+from tests.fixtures.engine import Engine
+
+
+async def _set(orca: Engine, execution_id: str, **values: object) -> None:
+    async with orca.live.session() as session:
+        await session.execute(
+            update(Execution).where(Execution.id == execution_id).values(**values)
+        )
+        await session.commit()
+
+
+async def test_executions_of_a_lost_worker_end_in_error_and_are_not_rerun(
+    idle_orca: Engine,
+) -> None:
+    orca = idle_orca
+    await orca.local_system("a")
+    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
+    (execution,) = await orca.executions(job["id"])
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    # As a worker SIGKILLed mid-run leaves it: running, its lease lapsed.
+    await _set(
+        orca,
+        execution["id"],
+        status=ExecutionStatus.running,
+        worker_id="ghost:1:dead",
+        started_at=past,
+        lease_expires_at=past,
+    )
+    dispatcher: Dispatcher = orca.live.app.state.dispatcher
+    result = await reconcile(dispatcher)
+    assert result.lost == 1
+    (row,) = await orca.executions(job["id"])
+    assert row["status"] == "error" and row["error"]["code"] == "worker_lost"
+    assert "ghost:1:dead" in row["error"]["message"]
+    assert (await orca.job(job["id"]))["status"] == "failed"
+    # A second tick finds nothing more to do.
+    assert (await reconcile(dispatcher)).lost == 0
+    async with orca.live.session() as session:
+        finish = (
+            await session.execute(select(AuditEvent).where(AuditEvent.action == "execution.finish"))
+        ).scalar_one()
+    assert finish.actor_username == "system" and finish.details["error"] == "worker_lost"
+
+
+async def test_a_live_lease_is_left_alone(idle_orca: Engine) -> None:
+    orca = idle_orca
+    await orca.local_system("a")
+    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
+    (execution,) = await orca.executions(job["id"])
+    await _set(
+        orca,
+        execution["id"],
+        status=ExecutionStatus.running,
+        worker_id="busy:1:alive",
+        lease_expires_at=datetime.now(UTC) + timedelta(minutes=1),
+    )
+    assert (await reconcile(orca.live.app.state.dispatcher)).lost == 0
+    (row,) = await orca.executions(job["id"])
+    assert row["status"] == "running"
+
+
+async def test_work_redis_lost_is_queued_again(idle_orca: Engine) -> None:
+    orca = idle_orca
+    await orca.local_system("a")
+    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
+    (execution,) = await orca.executions(job["id"])
+    # Queued long ago, but its task is nowhere in Redis.
+    await _set(
+        orca,
+        execution["id"],
+        status=ExecutionStatus.queued,
+        queued_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+    await orca.start_worker()
+    result = await reconcile(orca.live.app.state.dispatcher)
+    assert result.requeued == 1
+    assert (await orca.finished(job["id"]))["status"] == "succeeded"
+
+
+async def test_a_job_left_unfinished_is_finished(idle_orca: Engine) -> None:
+    orca = idle_orca
+    await orca.local_system("a")
+    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
+    (execution,) = await orca.executions(job["id"])
+    await _set(
+        orca, execution["id"], status=ExecutionStatus.succeeded, finished_at=datetime.now(UTC)
+    )
+    result = await reconcile(orca.live.app.state.dispatcher)
+    assert result.finished_jobs == 1
+    async with orca.live.session() as session:
+        status = await session.scalar(select(Job.status).where(Job.id == job["id"]))
+    assert status == JobStatus.succeeded
