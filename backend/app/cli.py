@@ -127,6 +127,10 @@ def api() -> None:
         forwarded_allow_ips=settings.trusted_proxies or "",
         server_header=False,
         timeout_graceful_shutdown=10,
+        # WebSocket: protocol pings find dead peers; clients send only small commands.
+        ws="websockets-sansio",
+        ws_ping_interval=20,
+        ws_max_size=64 * 1024,
     )
 
 

@@ -116,9 +116,21 @@ async def websocket_endpoint(
             return await principal_for(session, principal.id, principal.session_id, version)
 
     async def receive() -> str:
-        return await websocket.receive_text()
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise live.Closed(int(message.get("code") or 1000), "client left")
+        text = message.get("text")
+        if not isinstance(text, str):
+            raise live.Closed(1003, "send text frames (JSON)")
+        return text
 
-    session = live.LiveSession(principal, sessionmaker, redis, websocket.send_text, recheck)
+    async def send(text: str) -> None:
+        try:
+            await websocket.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError) as gone:
+            raise live.Closed(1006, "client left") from gone
+
+    session = live.LiveSession(principal, sessionmaker, redis, send, recheck)
     await websocket.send_text(
         json.dumps(
             {

@@ -114,7 +114,6 @@ class LiveSession:
         self._pubsub_lock = asyncio.Lock()
         self._listening = asyncio.Event()
         self._confirmations: dict[str, asyncio.Future[None]] = {}
-        self._closed: Closed | None = None
 
     # Running --------------------------------------------------------------------------------
 
@@ -132,9 +131,9 @@ class LiveSession:
                 error = task.exception()
                 if isinstance(error, Closed):
                     return error
-                if error is not None and not isinstance(error, ConnectionError):
-                    log.warning("live session ended by %s", type(error).__name__)
-            return self._closed or Closed(1000, "bye")
+                if error is not None:
+                    log.warning("live session ended by %r", error)
+            return Closed(1000, "bye")
         finally:
             for task in tasks:
                 task.cancel()
@@ -319,20 +318,18 @@ class LiveSession:
 
     def _queue(self, kind: str, item: Any, size: int = 256) -> None:
         if self._outbox_bytes + size > MAX_OUTBOX_BYTES:
-            self._closed = Closed(
+            # Raised in the task that queues, which ends the session even while the sender
+            # is stuck writing to a client that stopped reading.
+            raise Closed(
                 CLOSE_SLOW_CONSUMER,
                 "slow consumer: too far behind; reconnect and resume from your last seq",
             )
-            self._wake.set()
-            return
         self._outbox.append((kind, item, size))
         self._outbox_bytes += size
         self._wake.set()
 
     async def _deliver(self) -> None:
         while True:
-            if self._closed is not None:
-                raise self._closed
             if not self._outbox:
                 self._wake.clear()
                 await self._wake.wait()
