@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.embedded import postgres_bin_dir
 from app.core.vault import Vault
-from app.models import Credential
-from app.models.enums import Role
+from app.models import Credential, Job
+from app.models.enums import Role, Shell
 from tests.fixtures.app import LiveApp
 from tests.fixtures.auth import Account, add_account
 from tests.fixtures.keys import make_certificate, make_ssh_key
@@ -286,13 +286,28 @@ async def test_an_interrupted_rotation_resumes(live: LiveApp) -> None:
                     secret=vault.seal({"password": str(index)}),
                 )
             )
+        # A job's environment is sealed the same way, and rotated with the secrets.
+        session.add(
+            Job(
+                name="deploy",
+                command="env",
+                shell=Shell.sh,
+                targets={},
+                timeout_seconds=60,
+                environment_keys=["TOKEN"],
+                environment_sealed=old.seal({"TOKEN": "t0ken"}),
+            )
+        )
         await session.commit()
     async with live.session() as session:
         result = await credentials_service.rotate_keys(session, both, batch_size=2)
-    assert (result.rotated, result.already_current) == (3, 2)
+    assert (result.rotated, result.already_current, result.remaining) == (4, 2, 0)
     async with live.session() as session:
         rows = (await session.execute(select(Credential).order_by(Credential.name))).scalars()
         assert [Vault([new_key]).open(r.secret)["password"] for r in rows] == list("01234")
+        job = (await session.execute(select(Job))).scalar_one()
+        assert job.environment_sealed is not None
+        assert Vault([new_key]).open(job.environment_sealed) == {"TOKEN": "t0ken"}
 
 
 async def test_pkcs8_and_pem_keys_are_accepted(client: httpx.AsyncClient, admin: Account) -> None:

@@ -252,3 +252,17 @@ async def test_idempotency_key_returns_the_first_job(orca: Engine) -> None:
     )
     assert len({response.json()["id"] for response in racing}) == 1
     assert sorted(response.status_code for response in racing) == [200, 200, 200, 200, 201]
+
+
+async def test_workers_are_listed_with_their_load(orca: Engine) -> None:
+    await orca.local_system("a")
+    job = await orca.submit({"command": "sleep 2", "targets": {"systems": ["a"]}})
+    await orca.execution_where(job["id"], lambda e: e["status"] == "running")
+
+    async def loaded() -> list[dict[str, object]] | None:
+        workers = await orca.get("/api/v1/workers")
+        return workers if workers and workers[0]["running_jobs"] == 1 else None
+
+    (worker,) = await wait_for(loaded, 10, "the heartbeat to count the execution")
+    assert worker["alive"] and not worker["draining"] and worker["pid"] == os.getpid()
+    assert worker["max_jobs"] == orca.settings.worker_max_jobs

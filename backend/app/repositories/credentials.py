@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,14 +33,21 @@ async def system_counts(
 
 
 async def secret_batches(
-    session: AsyncSession, batch_size: int
+    session: AsyncSession, batch_size: int, column: Any = Credential.secret
 ) -> AsyncIterator[list[tuple[uuid.UUID, bytes]]]:
-    """Every credential's (id, secret), in id order, a batch at a time."""
+    """Every (id, sealed value) of `column` (credential secrets unless told: also sealed job
+    environments), in id order, a batch at a time; rows without one are skipped."""
+    model = column.class_
     after: uuid.UUID | None = None
     while True:
-        stmt = select(Credential.id, Credential.secret).order_by(Credential.id).limit(batch_size)
+        stmt = (
+            select(model.id, column)
+            .where(column.is_not(None))
+            .order_by(model.id)
+            .limit(batch_size)
+        )
         if after is not None:
-            stmt = stmt.where(Credential.id > after)
+            stmt = stmt.where(model.id > after)
         rows = [(row[0], bytes(row[1])) for row in (await session.execute(stmt)).all()]
         if not rows:
             return
@@ -48,12 +56,15 @@ async def secret_batches(
 
 
 async def replace_secret(
-    session: AsyncSession, credential_id: uuid.UUID, old: bytes, new: bytes
+    session: AsyncSession,
+    row_id: uuid.UUID,
+    old: bytes,
+    new: bytes,
+    column: Any = Credential.secret,
 ) -> bool:
     """Swap the stored token, unless someone changed it meanwhile (then leave theirs)."""
+    model = column.class_
     result = await session.execute(
-        update(Credential)
-        .where(Credential.id == credential_id, Credential.secret == old)
-        .values(secret=new)
+        update(model).where(model.id == row_id, column == old).values({column.key: new})
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

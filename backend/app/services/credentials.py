@@ -20,7 +20,7 @@ from app.auth.principal import Principal
 from app.connectors.ssh_keys import KeyProblem, fingerprint, load_private_key
 from app.core.errors import BadRequest, Conflict
 from app.core.vault import Vault
-from app.models import Credential
+from app.models import Credential, Job
 from app.models.enums import CredentialKind
 from app.repositories import common as common_repo
 from app.repositories import credentials as credentials_repo
@@ -202,6 +202,9 @@ class Rotation:
     remaining: int = 0
 
 
+SEALED_COLUMNS = (Credential.secret, Job.environment_sealed)
+
+
 async def rotate_keys(
     session: AsyncSession, vault: Vault, batch_size: int = ROTATE_BATCH
 ) -> Rotation:
@@ -212,19 +215,21 @@ async def rotate_keys(
     secret still under an old key (one re-saved meanwhile by an API that had not yet got the
     new key): the old key may be dropped only when none remain.
     """
-    rotated = current = 0
-    async for batch in credentials_repo.secret_batches(session, batch_size):
-        for credential_id, token in batch:
-            if vault.is_current(token):
-                current += 1
-            elif await credentials_repo.replace_secret(
-                session, credential_id, token, vault.rotate(token)
-            ):
-                rotated += 1
-        await session.commit()
-    remaining = 0
-    async for batch in credentials_repo.secret_batches(session, batch_size):
-        remaining += sum(not vault.is_current(token) for _, token in batch)
+    rotated = current = remaining = 0
+    # Credential secrets, and job environments (their values may be secrets too).
+    for column in SEALED_COLUMNS:
+        async for batch in credentials_repo.secret_batches(session, batch_size, column):
+            for row_id, token in batch:
+                if vault.is_current(token):
+                    current += 1
+                elif await credentials_repo.replace_secret(
+                    session, row_id, token, vault.rotate(token), column
+                ):
+                    rotated += 1
+            await session.commit()
+    for column in SEALED_COLUMNS:
+        async for batch in credentials_repo.secret_batches(session, batch_size, column):
+            remaining += sum(not vault.is_current(token) for _, token in batch)
     if rotated:
         await audit.record(
             session,
