@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditEvent, SystemGroup
+from app.models import AuditEvent, Job, SystemGroup
 from app.models.enums import GrantLevel, Role, SystemKind
 from tests.fixtures.auth import Account, MakeAccount
 from tests.fixtures.systems import MakeGroup, MakeSystem, grant_to
@@ -190,12 +191,22 @@ async def test_only_the_author_or_an_executor_of_every_system_cancels(
 
 
 async def test_job_list_filters(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, web: SystemGroup
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: Account,
+    make_account: MakeAccount,
+    web: SystemGroup,
 ) -> None:
     other = await make_account(Role.admin)
     first = (
         await _post(client, admin, {"command": "uptime", "targets": {"groups": ["web"]}})
     ).json()
+    # This test is one transaction, where now() does not move: make the first job older.
+    await session.execute(
+        update(Job)
+        .where(Job.id == first["id"])
+        .values(created_at=func.now() - timedelta(minutes=1))
+    )
     await _post(client, other, {"command": "hostname", "targets": {"systems": ["db-1"]}})
 
     async def names(**params: Any) -> list[str]:

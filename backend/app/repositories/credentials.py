@@ -41,10 +41,7 @@ async def secret_batches(
     after: uuid.UUID | None = None
     while True:
         stmt = (
-            select(model.id, column)
-            .where(column.is_not(None))
-            .order_by(model.id)
-            .limit(batch_size)
+            select(model.id, column).where(column.is_not(None)).order_by(model.id).limit(batch_size)
         )
         if after is not None:
             stmt = stmt.where(model.id > after)
