@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from typing import Any
 
@@ -205,7 +206,13 @@ async def test_a_client_that_stops_reading_is_cut_off(
         {"command": "head -c 12000000 /dev/zero | tr '\\0' x", "targets": {"systems": ["firehose"]}}
     )
     ticket = await _ticket(orca, orca.admin)
-    ws = await connect(f"{served.ws_url}?ticket={ticket}", max_size=None, max_queue=1)
+    # A small receive buffer, so what the kernel holds for the idle client stays far below
+    # the output (the server's outbox, not the network, must be what fills up).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", served.port))
+    ws = await connect(f"{served.ws_url}?ticket={ticket}", sock=sock, max_size=None, max_queue=1)
     await ws.send(json.dumps({"op": "subscribe", "job_id": job["id"], "output": True}))
     await orca.finished(job["id"], 120)
     await asyncio.sleep(1)

@@ -230,6 +230,18 @@ async def retry_later(
     return result.scalar_one_or_none()
 
 
+def _scope(
+    job_id: uuid.UUID | None, execution_ids: list[uuid.UUID] | None
+) -> list[ColumnElement[bool]]:
+    """The executions of a job, or those listed (both: the listed ones of that job)."""
+    conditions: list[ColumnElement[bool]] = []
+    if job_id is not None:
+        conditions.append(Execution.job_id == job_id)
+    if execution_ids is not None:
+        conditions.append(Execution.id.in_(execution_ids))
+    return conditions
+
+
 async def cancel_waiting(
     session: AsyncSession,
     *,
@@ -239,15 +251,10 @@ async def cancel_waiting(
     message: str,
 ) -> list[Execution]:
     """pending|queued → cancelled: they never started, so this is the whole of it."""
-    conditions: list[ColumnElement[bool]] = [Execution.status.in_(WAITING)]
-    if job_id is not None:
-        conditions.append(Execution.job_id == job_id)
-    if execution_ids is not None:
-        conditions.append(Execution.id.in_(execution_ids))
     result = await session.execute(
         _returning(
             update(Execution)
-            .where(*conditions)
+            .where(Execution.status.in_(WAITING), *_scope(job_id, execution_ids))
             .values(
                 status=ExecutionStatus.cancelled,
                 finished_at=func.now(),
@@ -269,18 +276,14 @@ async def request_cancel(
     execution_ids: list[uuid.UUID] | None = None,
 ) -> list[Execution]:
     """Mark running executions for cancelling (their worker stops them and records the end)."""
-    conditions: list[ColumnElement[bool]] = [
-        Execution.status == ExecutionStatus.running,
-        Execution.cancel_requested_at.is_(None),
-    ]
-    if job_id is not None:
-        conditions.append(Execution.job_id == job_id)
-    if execution_ids is not None:
-        conditions.append(Execution.id.in_(execution_ids))
     result = await session.execute(
         _returning(
             update(Execution)
-            .where(*conditions)
+            .where(
+                Execution.status == ExecutionStatus.running,
+                Execution.cancel_requested_at.is_(None),
+                *_scope(job_id, execution_ids),
+            )
             .values(cancel_requested_at=func.now(), version=NEXT_VERSION)
         )
     )
