@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.models import AuditEvent
 from tests.fixtures.engine import JOBS, Engine, wait_for
+from tests.fixtures.processes import process_alive
 
 
 async def test_a_job_runs_and_reports_its_output(orca: Engine) -> None:
@@ -60,16 +61,6 @@ async def test_exit_codes_and_timeouts_end_in_their_own_states(orca: Engine) -> 
     assert 900 <= timed_out["duration_ms"] < 15000
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone in all but name.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ", 1)[1][0] != "Z"
-
-
 async def test_cancelling_a_running_execution_stops_its_process(orca: Engine) -> None:
     await orca.local_system("a")
     job = await orca.submit({"command": "sleep 300 & echo $!; wait", "targets": {"systems": ["a"]}})
@@ -77,21 +68,21 @@ async def test_cancelling_a_running_execution_stops_its_process(orca: Engine) ->
         job["id"], lambda e: e["status"] == "running" and e["output"]["seq"] > 0
     )
     pid = int((await orca.output(running["id"])).split()[0])
-    assert _alive(pid)
+    assert process_alive(pid)
     cancelled = await orca.post(f"{JOBS}/{job['id']}/cancel")
     assert cancelled["cancel_requested_at"] is not None
     done = await orca.finished(job["id"], 30)
     assert done["status"] == "cancelled"
     (execution,) = await orca.executions(job["id"])
     assert execution["status"] == "cancelled" and execution["error"]["code"] == "cancelled"
+
     # The command's whole process group went, the background sleep included.
-    await wait_for(lambda: _async(not _alive(pid)), 10, "the sleep to be gone")
+    async def gone() -> bool:
+        return not process_alive(pid)
+
+    await wait_for(gone, 10, "the sleep to be gone")
     again = await orca.client.post(f"{JOBS}/{job['id']}/cancel", headers=orca.admin.headers)
     assert again.status_code == 409 and "already finished" in again.json()["error"]["message"]
-
-
-async def _async(value: bool) -> bool:
-    return value
 
 
 async def test_cancelling_before_any_worker_runs_it_is_immediate(idle_orca: Engine) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.models import User
+from app.models import SystemGroup, User
 from app.models.enums import GrantLevel, Role
 from app.services import live
 from tests.fixtures.auth import Account
@@ -167,8 +167,6 @@ async def test_subscriptions_and_events_follow_access(orca: Engine, served: Serv
     await orca.post(f"/api/v1/groups/{group['id']}/systems", {"system_ids": [public["id"]]})
     viewer = await orca.account(Role.viewer, "watcher")
     async with orca.live.session() as session:
-        from app.models import SystemGroup
-
         shared = await session.get(SystemGroup, group["id"])
         assert shared is not None
         await grant_to(session, viewer, shared, GrantLevel.view)

@@ -4,7 +4,6 @@ that reaches the remote process."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from app.core.embedded import free_port
 from tests.fixtures.engine import JOBS, Engine, wait_for
 from tests.fixtures.keys import make_ssh_key
+from tests.fixtures.processes import process_alive
 from tests.fixtures.sshd import SshAccount, SshServer
 
 pytestmark = pytest.mark.slow
@@ -100,15 +100,6 @@ async def test_fan_out_to_twenty_systems_with_mixed_outcomes(
     assert rerun["target_count"] == 7
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ", 1)[1][0] != "Z"
-
-
 async def test_cancel_stops_the_remote_process(
     orca: Engine, sshd: SshServer, ssh_account: SshAccount
 ) -> None:
@@ -120,7 +111,7 @@ async def test_cancel_stops_the_remote_process(
         job["id"], lambda e: e["status"] == "running" and e["output"]["seq"] > 0
     )
     pid = int((await orca.output(running["id"])).split()[0])
-    assert _alive(pid)  # sshd runs on this machine: the "remote" process is visible here
+    assert process_alive(pid)  # sshd runs on this machine: the "remote" process is visible here
     response = await orca.client.post(
         f"/api/v1/executions/{running['id']}/cancel", headers=orca.admin.headers
     )
@@ -129,6 +120,6 @@ async def test_cancel_stops_the_remote_process(
     assert (await orca.finished(job["id"], 30))["status"] == "cancelled"
 
     async def gone() -> bool:
-        return not _alive(pid)
+        return not process_alive(pid)
 
     await wait_for(gone, 15, "the remote sleep to be killed")

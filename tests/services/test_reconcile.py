@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -21,13 +22,19 @@ async def _set(orca: Engine, execution_id: str, **values: object) -> None:
         await session.commit()
 
 
+async def _one_job(orca: Engine) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A job of `true` on one local system, and its execution (pending: no worker yet)."""
+    await orca.local_system("a")
+    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
+    (execution,) = await orca.executions(job["id"])
+    return job, execution
+
+
 async def test_executions_of_a_lost_worker_end_in_error_and_are_not_rerun(
     idle_orca: Engine,
 ) -> None:
     orca = idle_orca
-    await orca.local_system("a")
-    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
-    (execution,) = await orca.executions(job["id"])
+    job, execution = await _one_job(orca)
     past = datetime.now(UTC) - timedelta(minutes=1)
     # As a worker SIGKILLed mid-run leaves it: running, its lease lapsed.
     await _set(
@@ -56,9 +63,7 @@ async def test_executions_of_a_lost_worker_end_in_error_and_are_not_rerun(
 
 async def test_a_live_lease_is_left_alone(idle_orca: Engine) -> None:
     orca = idle_orca
-    await orca.local_system("a")
-    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
-    (execution,) = await orca.executions(job["id"])
+    job, execution = await _one_job(orca)
     await _set(
         orca,
         execution["id"],
@@ -73,9 +78,7 @@ async def test_a_live_lease_is_left_alone(idle_orca: Engine) -> None:
 
 async def test_work_redis_lost_is_queued_again(idle_orca: Engine) -> None:
     orca = idle_orca
-    await orca.local_system("a")
-    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
-    (execution,) = await orca.executions(job["id"])
+    job, execution = await _one_job(orca)
     # Queued long ago, but its task is nowhere in Redis.
     await _set(
         orca,
@@ -91,9 +94,7 @@ async def test_work_redis_lost_is_queued_again(idle_orca: Engine) -> None:
 
 async def test_a_job_left_unfinished_is_finished(idle_orca: Engine) -> None:
     orca = idle_orca
-    await orca.local_system("a")
-    job = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
-    (execution,) = await orca.executions(job["id"])
+    job, execution = await _one_job(orca)
     await _set(
         orca, execution["id"], status=ExecutionStatus.succeeded, finished_at=datetime.now(UTC)
     )

@@ -13,18 +13,9 @@ from sqlalchemy import func, select
 from app.models import AuditEvent
 from app.services.reconcile import reconcile
 from tests.fixtures.engine import Engine, process_env, wait_for
-from tests.fixtures.processes import Processes
+from tests.fixtures.processes import Processes, process_alive
 
 pytestmark = pytest.mark.slow
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ", 1)[1][0] != "Z"
 
 
 async def _beating(orca: Engine, count: int) -> None:
@@ -71,7 +62,7 @@ async def test_sigterm_finishes_what_it_can_then_stops_the_rest(
     (stopped,) = await orca.executions(stuck["id"])
     assert stopped["error"]["code"] == "worker_shutdown"
     assert await asyncio.to_thread(worker.wait, 30) == 0
-    assert not _alive(pid)
+    assert not process_alive(pid)
     assert await orca.heartbeats() == []
     (still,) = await orca.executions(late["id"])
     assert still["status"] == "pending"
@@ -108,5 +99,5 @@ async def test_a_killed_worker_loses_its_executions_and_nothing_runs_twice(
             )
         assert starts == 1
     finally:
-        if _alive(pid):  # the orphan a SIGKILLed worker leaves on its host
+        if process_alive(pid):  # the orphan a SIGKILLed worker leaves on its host
             os.kill(pid, signal.SIGKILL)

@@ -122,7 +122,8 @@ async def cancel_execution(
 ) -> ExecutionOut:
     """Not started: cancelled at once. Running: its command is stopped on the host, and it
     ends as `cancelled` when the worker has done so."""
-    execution = await jobs_service.cancel_execution(session, dispatcher, principal, execution_id)
-    _, job = await jobs_service.get_execution(session, principal, execution.id)
+    execution, job = await jobs_service.cancel_execution(
+        session, dispatcher, principal, execution_id
+    )
     (out,) = await executions_out(session, settings, [execution], {job.id: job})
     return out

@@ -23,17 +23,18 @@ import hashlib
 import json
 import secrets
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketState
 
-from app.api.deps import RedisDep, SessionDep
+from app.api.deps import RedisDep
 from app.auth.dependencies import authenticate, principal_for, requires
 from app.auth.policy import Permission
 from app.auth.principal import Principal
-from app.repositories import users as users_repo
+from app.core.config import Settings
 from app.schemas.jobs import Ticket
 from app.services import live
 
@@ -50,20 +51,16 @@ def _ticket_key(ticket: str) -> str:
 
 @router.post("/ws/ticket", response_model=Ticket, summary="Get a WebSocket ticket")
 async def create_ticket(
-    principal: Annotated[Principal, requires(Permission.jobs_read)],
-    session: SessionDep,
-    redis: RedisDep,
+    principal: Annotated[Principal, requires(Permission.jobs_read)], redis: RedisDep
 ) -> Ticket:
     """A single-use ticket for `GET /api/v1/ws?ticket=...`, valid 30 seconds, bound to this
     login: a logout or password change before it is used voids it."""
-    state = await users_repo.token_state(session, principal.id, principal.session_id)
-    assert state is not None  # the gate just checked it
     ticket = secrets.token_urlsafe(32)
     value = json.dumps(
         {
             "user_id": str(principal.id),
             "session_id": str(principal.session_id),
-            "token_version": state.token_version,
+            "token_version": principal.token_version,
         }
     )
     await redis.set(_ticket_key(ticket), value, ex=TICKET_SECONDS)
@@ -71,8 +68,8 @@ async def create_ticket(
 
 
 async def _redeem(
-    redis: Any, sessionmaker: async_sessionmaker[AsyncSession], ticket: str
-) -> tuple[Principal, int] | None:
+    redis: Redis, sessionmaker: async_sessionmaker[AsyncSession], ticket: str
+) -> Principal | None:
     raw = await redis.getdel(_ticket_key(ticket))
     if raw is None:
         return None
@@ -80,8 +77,7 @@ async def _redeem(
     user_id, session_id = uuid.UUID(data["user_id"]), uuid.UUID(data["session_id"])
     version = int(data["token_version"])
     async with sessionmaker() as session:
-        principal = await principal_for(session, user_id, session_id, version)
-    return (principal, version) if principal else None
+        return await principal_for(session, user_id, session_id, version)
 
 
 @router.websocket("/ws")
@@ -95,25 +91,27 @@ async def websocket_endpoint(
     redis = app.state.redis
     settings = app.state.settings
     await websocket.accept()
-    found: tuple[Principal, int] | None = None
+    principal: Principal | None = None
     try:
         if ticket:
-            found = await _redeem(redis, sessionmaker, ticket)
+            principal = await _redeem(redis, sessionmaker, ticket)
         else:
-            found = await _first_message_auth(websocket, sessionmaker, settings)
+            principal = await _first_message_auth(websocket, sessionmaker, settings)
     except WebSocketDisconnect:
         return
-    if found is None:
+    if principal is None:
         await websocket.close(live.CLOSE_UNAUTHORIZED, "not authenticated")
         return
-    principal, version = found
+    signed_in = principal
     if not principal.can(Permission.jobs_read):
         await websocket.close(live.CLOSE_FORBIDDEN, "your role may not read jobs")
         return
 
     async def recheck() -> Principal | None:
         async with sessionmaker() as session:
-            return await principal_for(session, principal.id, principal.session_id, version)
+            return await principal_for(
+                session, signed_in.id, signed_in.session_id, signed_in.token_version
+            )
 
     async def receive() -> str:
         message = await websocket.receive()
@@ -149,8 +147,8 @@ async def websocket_endpoint(
 
 
 async def _first_message_auth(
-    websocket: WebSocket, sessionmaker: async_sessionmaker[AsyncSession], settings: Any
-) -> tuple[Principal, int] | None:
+    websocket: WebSocket, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> Principal | None:
     try:
         text = await asyncio.wait_for(websocket.receive_text(), timeout=AUTH_SECONDS)
         message = json.loads(text)
@@ -162,8 +160,4 @@ async def _first_message_auth(
     if not isinstance(token, str) or len(token) > 4096:
         return None
     async with sessionmaker() as session:
-        principal = await authenticate(session, settings, token)
-        if principal is None:
-            return None
-        state = await users_repo.token_state(session, principal.id, principal.session_id)
-    return (principal, state.token_version) if state else None
+        return await authenticate(session, settings, token)

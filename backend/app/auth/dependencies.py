@@ -50,7 +50,13 @@ async def principal_for(
         or state.session_revoked
     ):
         return None
-    return Principal(id=user_id, username=state.username, role=state.role, session_id=session_id)
+    return Principal(
+        id=user_id,
+        username=state.username,
+        role=state.role,
+        session_id=session_id,
+        token_version=token_version,
+    )
 
 
 async def authenticate(session: AsyncSession, settings: Settings, token: str) -> Principal | None:

@@ -16,6 +16,8 @@ class Principal:
     # Read from the database on every request, not from the token: a demotion applies at once.
     role: Role
     session_id: uuid.UUID
+    # The account's token version when this was checked: what a WebSocket ticket binds to.
+    token_version: int = 0
 
     def can(self, permission: Permission) -> bool:
         return allows(self.role, permission)

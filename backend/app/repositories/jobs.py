@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Execution, Job
 from app.models.enums import ExecutionStatus, JobStatus
 from app.models.jobs import job_search_text
+from app.repositories.executions import LIVE
 from app.repositories.filters import escape_like
 
 NEXT_EVENT_SEQ = text("nextval('job_event_seq')")
@@ -125,16 +126,11 @@ async def state_counts(
 async def unfinished_with_all_done(session: AsyncSession, limit: int) -> list[uuid.UUID]:
     """Jobs not marked finished although none of their executions is left to run (a worker
     died between the two writes)."""
-    live = (
-        ExecutionStatus.pending,
-        ExecutionStatus.queued,
-        ExecutionStatus.running,
-    )
     result = await session.execute(
         select(Job.id)
         .where(
             Job.status.in_((JobStatus.pending, JobStatus.running)),
-            ~exists().where(Execution.job_id == Job.id, Execution.status.in_(live)),
+            ~exists().where(Execution.job_id == Job.id, Execution.status.in_(LIVE)),
         )
         .limit(limit)
     )

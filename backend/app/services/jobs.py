@@ -144,7 +144,9 @@ async def resolve_targets(
     visible = access.systems_filter(principal, GrantLevel.view)
     ids, names = _split(targets.systems)
     explicit = {system.id: system for system in await common_repo.get_many(session, System, ids)}
-    named = await _by_name(session, System, names, visible)
+    named = {
+        system.name.lower(): system for system in await _lookup(session, System, [], names, visible)
+    }
     for reference in targets.systems:
         system = None
         try:
@@ -213,17 +215,6 @@ async def resolve_targets(
     return systems
 
 
-async def _by_name(
-    session: AsyncSession, model: type[Any], names: list[str], visible: ColumnElement[bool]
-) -> dict[str, Any]:
-    if not names:
-        return {}
-    result = await session.execute(
-        select(model).where(func.lower(model.name).in_([n.lower() for n in names]), visible)
-    )
-    return {row.name.lower(): row for row in result.scalars()}
-
-
 async def _lookup(
     session: AsyncSession,
     model: type[Any],
@@ -231,11 +222,14 @@ async def _lookup(
     names: list[str],
     visible: ColumnElement[bool],
 ) -> list[Any]:
+    """Rows of `model` among `visible` with one of these ids or names (names without case)."""
     clauses = []
     if ids:
         clauses.append(model.id.in_(ids))
     if names:
         clauses.append(func.lower(model.name).in_([n.lower() for n in names]))
+    if not clauses:
+        return []
     result = await session.execute(select(model).where(or_(*clauses), visible))
     return list(result.scalars())
 
@@ -555,7 +549,7 @@ def _announce(
 
 async def cancel_execution(
     session: AsyncSession, dispatcher: Dispatcher, principal: Principal, execution_id: uuid.UUID
-) -> Execution:
+) -> tuple[Execution, Job]:
     execution, job = await get_execution(session, principal, execution_id)
     await _require_control(
         session,
@@ -576,7 +570,7 @@ async def cancel_execution(
         current = await executions_repo.get(session, execution.id)
         assert current is not None
         if current.status == ExecutionStatus.running:  # already being cancelled
-            return current
+            return current, job
         raise Conflict(f"the execution has already finished ({current.status.value})")
     await audit.record(
         session,
@@ -594,7 +588,7 @@ async def cancel_execution(
     _announce(
         session, dispatcher, [*skipped, *stopping, *settled.executions], settled.job, stopping
     )
-    return (skipped or stopping)[0]
+    return (skipped or stopping)[0], job
 
 
 async def rerun(

@@ -176,7 +176,7 @@ class LiveSession:
         elif op == "unsubscribe":
             await self._unsubscribe(message)
         else:
-            raise _bad("op must be subscribe, unsubscribe or ping")
+            raise BadRequest("op must be subscribe, unsubscribe or ping")
 
     # Subscribing ---------------------------------------------------------------------------
 
@@ -195,7 +195,7 @@ class LiveSession:
         execution_id = _uuid(message.get("execution_id"), "execution_id")
         job_id = _uuid(message.get("job_id"), "job_id")
         if execution_id is None and job_id is None:
-            raise _bad("subscribe to a job_id, an execution_id, or the feed")
+            raise BadRequest("subscribe to a job_id, an execution_id, or the feed")
         async with self._sessionmaker() as session:
             if execution_id is not None:
                 _, job = await jobs_service.get_execution(session, self.principal, execution_id)
@@ -204,7 +204,7 @@ class LiveSession:
                 job = await jobs_service.get(session, self.principal, job_id)
             visible = await self._visible_executions(session, job)
         if job.id not in self._follows and len(self._follows) >= MAX_SUBSCRIPTIONS:
-            raise _bad(f"at most {MAX_SUBSCRIPTIONS} jobs at once")
+            raise BadRequest(f"at most {MAX_SUBSCRIPTIONS} jobs at once")
         follow = self._follows.get(job.id) or _Follow(job.id, visible)
         follow.visible = visible
         after: dict[uuid.UUID, int] = {}
@@ -216,7 +216,7 @@ class LiveSession:
             follow.output_all = follow.output_all or bool(message.get("output"))
             given = message.get("after") or {}
             if not isinstance(given, dict):
-                raise _bad("after: an object of execution id → last seq held")
+                raise BadRequest("after: an object of execution id → last seq held")
             for key, value in given.items():
                 parsed = _uuid(key, "after")
                 assert parsed is not None
@@ -502,7 +502,7 @@ class LiveSession:
     async def _keepalive(self) -> None:
         last_check = time.monotonic()
         while True:
-            await asyncio.sleep(PING_SECONDS if PING_SECONDS < RECHECK_SECONDS else RECHECK_SECONDS)
+            await asyncio.sleep(min(PING_SECONDS, RECHECK_SECONDS))
             self._post({"type": "ping"})
             if time.monotonic() - last_check >= RECHECK_SECONDS:
                 last_check = time.monotonic()
@@ -527,24 +527,20 @@ class LiveSession:
                 follow.visible = await self._visible_executions(session, job)
 
 
-def _bad(message: str) -> OrcaError:
-    return BadRequest(message)
-
-
 def _uuid(value: Any, name: str) -> uuid.UUID | None:
     if value is None:
         return None
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise _bad(f"{name}: not a UUID") from None
+        raise BadRequest(f"{name}: not a UUID") from None
 
 
 def _int(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
-        raise _bad(f"{name}: a non-negative integer")
+        raise BadRequest(f"{name}: a non-negative integer")
     return value
 
 
