@@ -7,5 +7,6 @@ pytest_plugins = [
     "tests.fixtures.auth",
     "tests.fixtures.systems",
     "tests.fixtures.sshd",
+    "tests.fixtures.winrm",
     "tests.fixtures.engine",
 ]
