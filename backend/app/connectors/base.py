@@ -15,6 +15,8 @@ wrong without knowing the library underneath:
     ├── HostKeyError          the host's identity could not be trusted
     │   ├── HostKeyUnknown    no key pinned yet: scan and trust first
     │   └── HostKeyMismatch   the key changed (names expected and found fingerprints)
+    ├── TLSError              the host's TLS certificate was refused (untrusted, wrong name,
+    │                         expired) or the TLS handshake failed
     └── Unsupported           this connector cannot run that (a shell it lacks)
 
 A command that runs and exits non-zero is not an error: it is a result with that exit code.
@@ -77,6 +79,10 @@ class HostKeyMismatch(HostKeyError):
         )
         self.expected = expected
         self.found = found
+
+
+class TLSError(ConnectorError):
+    category = "tls"
 
 
 class Unsupported(ConnectorError):
@@ -153,3 +159,20 @@ class Connector(Protocol):
 
 class NoOptions(BaseModel):
     model_config = {"extra": "forbid"}
+
+
+async def first_outcome(
+    reader: asyncio.Future[None], cancel: asyncio.Event, limit: float | None
+) -> str:
+    """Wait for whichever comes first: the command's end (`reader`, re-raising its failure),
+    a cancel, or the timeout. Returns "exited", "cancelled" or "timed_out"."""
+    cancelled: asyncio.Future[Any] = asyncio.ensure_future(cancel.wait())
+    waiting: set[asyncio.Future[Any]] = {reader, cancelled}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cancelled.cancel()
+    if reader in done:
+        reader.result()
+        return "exited"
+    return "cancelled" if cancelled in done else "timed_out"

@@ -48,6 +48,7 @@ from app.connectors.base import (
     Target,
     Unreachable,
     Unsupported,
+    first_outcome,
 )
 from app.connectors.ssh_keys import KeyProblem, fingerprint, load_private_key, parse_public_key
 from app.models.enums import CredentialKind, OutputStream, Shell
@@ -490,7 +491,7 @@ class SSHConnector:
             channel = await self._shielded(opening, lambda ch: ch.close())
             run = _Run(channel, sink, loop, token)
             reader = loop.run_in_executor(self._threads, run.pump)
-            outcome = await _first(reader, cancel, request.timeout)
+            outcome = await first_outcome(reader, cancel, request.timeout)
             if outcome != "exited":
                 await asyncio.shield(self._stop_remote(target, entry, run))
             try:
@@ -703,16 +704,3 @@ class _Run:
                 self.pgid_known.set()
                 head, self._head = self._head, b""
                 self._deliver(OutputStream.stdout, head)
-
-
-async def _first(reader: asyncio.Future[None], cancel: asyncio.Event, limit: float | None) -> str:
-    cancelled: asyncio.Future[Any] = asyncio.ensure_future(cancel.wait())
-    waiting: set[asyncio.Future[Any]] = {reader, cancelled}
-    try:
-        done, _ = await asyncio.wait(waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        cancelled.cancel()
-    if reader in done:
-        reader.result()  # re-raise a failure of the pump
-        return "exited"
-    return "cancelled" if cancelled in done else "timed_out"
