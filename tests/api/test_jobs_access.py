@@ -59,7 +59,7 @@ async def test_targets_resolve_from_names_groups_and_labels(
     ("body", "status", "field"),
     [
         ({"command": "dir", "shell": "cmd", "targets": {"systems": ["web-1"]}}, 400, "shell"),
-        ({"command": "ls", "targets": {"systems": ["win-1"]}}, 400, "shell"),
+        ({"command": "ls", "shell": "sh", "targets": {"systems": ["win-1"]}}, 400, "shell"),
         ({"command": "ls", "targets": {"systems": ["nope"]}}, 400, "targets.systems"),
         ({"command": "ls", "targets": {"groups": ["nope"]}}, 400, "targets.groups"),
         ({"command": "ls", "targets": {"labels": [{"role": "nope"}]}}, 400, "targets"),

@@ -35,6 +35,7 @@ class HealthStatus(StrEnum):
     auth_failed = "auth_failed"
     host_key_mismatch = "host_key_mismatch"
     host_key_unknown = "host_key_unknown"  # no key trusted yet: scan and trust
+    tls_error = "tls_error"  # its TLS certificate was refused (WinRM over HTTPS)
     error = "error"
 
 
@@ -43,6 +44,10 @@ class Shell(StrEnum):
     bash = "bash"
     cmd = "cmd"
     powershell = "powershell"
+
+
+# The shell of a job that names none, by the kind of system it runs on.
+DEFAULT_SHELL = {SystemKind.linux: Shell.sh, SystemKind.windows: Shell.powershell}
 
 
 class JobStatus(StrEnum):

@@ -73,7 +73,8 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
     created_by_username: Mapped[str | None] = mapped_column(String(64))
     command: Mapped[str | None] = mapped_column(Text)
     script: Mapped[str | None] = mapped_column(Text)
-    shell: Mapped[Shell] = mapped_column(str_enum(Shell, "shell"))
+    # None: each system's default shell (DEFAULT_SHELL), so one job can span Linux and Windows.
+    shell: Mapped[Shell | None] = mapped_column(str_enum(Shell, "shell"))
     # The targets as asked (system ids, group ids, label selectors); the resolved systems are the
     # job's executions.
     targets: Mapped[dict[str, Any]] = mapped_column(JSONB)

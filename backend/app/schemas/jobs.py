@@ -129,8 +129,10 @@ class JobCreate(BaseModel):
     )
     command: Command | None = Field(None, description="One command line. Or give `script`.")
     script: Command | None = Field(None, description="A multi-line script, run by `shell`.")
-    shell: Shell = Field(
-        Shell.sh, description="sh or bash for Linux systems, cmd or powershell for Windows."
+    shell: Shell | None = Field(
+        None,
+        description="sh or bash for Linux systems, cmd or powershell for Windows. Omitted: "
+        "each system's default (sh on Linux, PowerShell on Windows), so one job can span both.",
     )
     targets: Targets
     timeout_seconds: int = Field(3600, ge=1, le=86400)
@@ -201,7 +203,7 @@ class JobOut(BaseModel):
     status: JobStatus
     command: str | None
     script: str | None
-    shell: Shell
+    shell: Shell | None = Field(description="None: each system's default shell.")
     targets: dict[str, object] = Field(description="The targets as submitted.")
     target_count: int
     environment_keys: list[str]

@@ -2,7 +2,7 @@
 
 Builds a connector `Target` from a system (decrypting its credential in memory only), and
 turns connector errors into the categories users see: dns, refused, timeout, network,
-protocol, circuit_open, auth, host_key, unsupported.
+protocol, circuit_open, auth, host_key, tls, unsupported.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from app.connectors.base import (
     HostKeyError,
     HostKeyUnknown,
     Target,
+    TLSError,
     Unreachable,
 )
 from app.connectors.registry import Connectors, UnknownConnector
@@ -52,6 +53,8 @@ def health_of(error: ConnectorError) -> HealthStatus:
         return HealthStatus.host_key_unknown
     if isinstance(error, HostKeyError):
         return HealthStatus.host_key_mismatch
+    if isinstance(error, TLSError):
+        return HealthStatus.tls_error
     return HealthStatus.error
 
 

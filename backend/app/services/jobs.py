@@ -28,7 +28,14 @@ from app.core.db import after_commit
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.vault import Vault
 from app.models import Execution, Job, OutputChunk, System, SystemGroup, SystemGroupMember
-from app.models.enums import ExecutionStatus, GrantLevel, OutputStream, Shell, SystemKind
+from app.models.enums import (
+    DEFAULT_SHELL,
+    ExecutionStatus,
+    GrantLevel,
+    OutputStream,
+    Shell,
+    SystemKind,
+)
 from app.repositories import common as common_repo
 from app.repositories import executions as executions_repo
 from app.repositories import jobs as jobs_repo
@@ -234,23 +241,27 @@ async def _lookup(
     return list(result.scalars())
 
 
-def check_shell(systems: Sequence[System], shell: Shell) -> None:
-    """Every system can run `shell`: its kind matches, and its connector has that shell."""
-    kind = SHELL_KIND[shell]
-    wrong_kind = [system.name for system in systems if system.kind != kind]
-    if wrong_kind:
-        raise _field_error(
-            "shell",
-            f"{shell.value} runs on {kind.value} systems; not on {_names(wrong_kind)}",
-        )
+def check_shell(systems: Sequence[System], shell: Shell | None) -> None:
+    """Every system can run `shell` (or, with none, its kind's default shell): its kind
+    matches, and its connector has that shell."""
+    if shell is not None:
+        kind = SHELL_KIND[shell]
+        wrong_kind = [system.name for system in systems if system.kind != kind]
+        if wrong_kind:
+            raise _field_error(
+                "shell",
+                f"{shell.value} runs on {kind.value} systems; not on {_names(wrong_kind)}",
+            )
     installed = registry.available()
     unable = [
         system.name
         for system in systems
-        if system.connector not in installed or shell not in installed[system.connector].shells
+        if system.connector not in installed
+        or (shell or DEFAULT_SHELL[system.kind]) not in installed[system.connector].shells
     ]
     if unable:
-        raise _field_error("shell", f"the connector of {_names(unable)} cannot run {shell.value}")
+        what = shell.value if shell is not None else "its default shell"
+        raise _field_error("shell", f"the connector of {_names(unable)} cannot run {what}")
 
 
 def _names(names: list[str], most: int = 10) -> str:
@@ -354,7 +365,7 @@ def _audit_details(job: Job, **extra: Any) -> dict[str, Any]:
     text = job.command if job.command is not None else job.script or ""
     return {
         "name": job.name,
-        "shell": job.shell.value,
+        "shell": job.shell.value if job.shell is not None else None,
         # What ran, for the record: the command itself, or a script's size and digest.
         **(
             {"command": text[:2000]}

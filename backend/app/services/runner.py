@@ -26,7 +26,7 @@ from app.core.config import Settings
 from app.core.db import after_commit, retrying
 from app.core.vault import Vault, VaultError
 from app.models import Execution, Job, System
-from app.models.enums import AuditOutcome, ExecutionStatus
+from app.models.enums import DEFAULT_SHELL, AuditOutcome, ExecutionStatus, Shell
 from app.repositories import common as common_repo
 from app.repositories import executions as executions_repo
 from app.repositories import jobs as jobs_repo
@@ -119,6 +119,7 @@ class _Claimed:
     job: Job
     target: Target | None
     problem: Outcome | None
+    shell: Shell = Shell.sh  # the job's, or the system's default
 
 
 class Runner:
@@ -237,7 +238,8 @@ class Runner:
                 self.dispatcher.redis, [execution], [started_job] if started_job else []
             ),
         )
-        return _Claimed(execution, job, target, problem)
+        shell = job.shell or (DEFAULT_SHELL[system.kind] if system is not None else Shell.sh)
+        return _Claimed(execution, job, target, problem, shell)
 
     async def _execute(self, claimed: _Claimed, cancel: asyncio.Event) -> Outcome:
         job, execution, target = claimed.job, claimed.execution, claimed.target
@@ -253,7 +255,7 @@ class Runner:
             return Outcome(ExecutionStatus.error, error_code="credential", error_message=str(error))
         request = ExecRequest(
             command=job.command if job.command is not None else job.script or "",
-            shell=job.shell,
+            shell=claimed.shell,
             env=env,
             timeout=job.timeout_seconds,
         )

@@ -107,7 +107,10 @@ def _options(connector: type[Any], options: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _credential(
-    session: AsyncSession, connector: type[Any], credential_id: uuid.UUID | None
+    session: AsyncSession,
+    connector: type[Any],
+    credential_id: uuid.UUID | None,
+    options: dict[str, Any],
 ) -> None:
     accepted = getattr(connector, "credential_kinds", None)
     if credential_id is None:
@@ -122,6 +125,10 @@ async def _credential(
             f"a {credential.kind.value} credential cannot be used with the "
             f"{connector.name} connector (it takes: {kinds})",
         )
+    # A connector may need a particular kind for its options (WinRM's certificate transport).
+    credential_problem = getattr(connector, "credential_problem", None)
+    if credential_problem is not None and (problem := credential_problem(options, credential.kind)):
+        raise _field_error("credential_id", problem)
 
 
 def _host_key(text: str) -> tuple[str, str]:
@@ -146,10 +153,49 @@ async def _validated(session: AsyncSession, values: dict[str, Any]) -> dict[str,
     """Check the connection fields of a new or changed system; fill the connector's port."""
     connector = _connector(values["connector"])
     values["options"] = _options(connector, values.get("options") or {})
-    await _credential(session, connector, values.get("credential_id"))
+    await _credential(session, connector, values.get("credential_id"), values["options"])
     if values.get("port") is None:
-        values["port"] = getattr(connector, "default_port", None)
+        values["port"] = default_port(connector, values["options"])
     return values
+
+
+def default_port(connector: type[Any], options: dict[str, Any]) -> int | None:
+    """The connector's port for these options (WinRM: 5985 for http, 5986 for https)."""
+    port_for = getattr(connector, "port_for", None)
+    return port_for(options) if port_for is not None else getattr(connector, "default_port", None)
+
+
+def _current_default_port(system: System) -> int | None:
+    try:
+        return default_port(registry.get(system.connector), system.options or {})
+    except registry.UnknownConnector:
+        return None
+
+
+def insecure_settings(connector_name: str, options: dict[str, Any]) -> set[str]:
+    """The options that weaken how a system is reached (certificate checks off, say)."""
+    try:
+        connector = registry.get(connector_name)
+    except registry.UnknownConnector:
+        return set()
+    named = getattr(connector, "insecure_settings", None)
+    return set(named(options)) if named is not None else set()
+
+
+async def _audit_relaxed(
+    session: AsyncSession, principal: Principal, system: System, before: set[str]
+) -> None:
+    """An explicit audit row when a change weakens security, besides the change itself."""
+    relaxed = sorted(insecure_settings(system.connector, system.options or {}) - before)
+    if relaxed:
+        await audit.record(
+            session,
+            "system.security_relaxed",
+            actor=principal,
+            target_type="system",
+            target_id=system.id,
+            details={"name": system.name, "settings": relaxed},
+        )
 
 
 # -- changes ---------------------------------------------------------------------------------
@@ -184,6 +230,7 @@ async def create(session: AsyncSession, principal: Principal, body: dict[str, An
             "groups": [str(g) for g in group_ids],
         },
     )
+    await _audit_relaxed(session, principal, system, set())
     return system
 
 
@@ -200,6 +247,7 @@ async def update(
     session: AsyncSession, principal: Principal, system_id: uuid.UUID, changes: dict[str, Any]
 ) -> System:
     system = await _managed(session, principal, system_id)
+    relaxed_before = insecure_settings(system.connector, system.options or {})
     connection = sorted(CONNECTION_FIELDS & set(changes))
     if connection and not principal.can(Permission.systems_admin):
         raise BadRequest(
@@ -217,8 +265,11 @@ async def update(
             "port": system.port,
             **changes,
         }
-        if changes.get("connector", system.connector) != system.connector and "port" not in changes:
-            merged["port"] = None  # the new connector's default
+        if "port" not in changes and (
+            changes.get("connector", system.connector) != system.connector
+            or system.port == _current_default_port(system)
+        ):
+            merged["port"] = None  # the (new) connector's default for the (new) options
         validated = await _validated(session, merged)
         changes.update(
             {field: validated[field] for field in CONNECTION_FIELDS if field in validated}
@@ -234,6 +285,7 @@ async def update(
         changed["groups"] = await _set_groups(session, principal, system, group_ids)
     await session.flush()
     await audit.record_update(session, principal, "system", system, changed)
+    await _audit_relaxed(session, principal, system, relaxed_before)
     return system
 
 
