@@ -13,19 +13,9 @@ import pytest
 from app.connectors.base import ExecRequest, Target, Unsupported
 from app.connectors.local import LocalConnector
 from app.models.enums import OutputStream, Shell
+from tests.fixtures.output import Collector
 
 TARGET = Target(system_id="local", host="localhost", port=None)
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.chunks: list[tuple[OutputStream, bytes]] = []
-
-    async def __call__(self, stream: OutputStream, data: bytes) -> None:
-        self.chunks.append((stream, data))
-
-    def text(self, stream: OutputStream) -> str:
-        return b"".join(d for s, d in self.chunks if s == stream).decode()
 
 
 async def _run(command: str, **kwargs: object) -> tuple[Collector, object]:

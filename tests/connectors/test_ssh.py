@@ -28,18 +28,8 @@ from app.connectors.base import (
 from app.connectors.ssh import SSHConnector, map_error
 from app.core.embedded import free_port
 from app.models.enums import OutputStream
+from tests.fixtures.output import Collector
 from tests.fixtures.sshd import SshAccount, SshServer
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.chunks: list[tuple[OutputStream, bytes]] = []
-
-    async def __call__(self, stream: OutputStream, data: bytes) -> None:
-        self.chunks.append((stream, data))
-
-    def text(self, stream: OutputStream) -> str:
-        return b"".join(d for s, d in self.chunks if s == stream).decode()
 
 
 @pytest.fixture

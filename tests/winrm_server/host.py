@@ -250,16 +250,16 @@ class Invocation:
             raise Stopped
         return code
 
-    def spawn_child(self, argv: list[str]) -> int:
+    def spawn_child(self, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start a real process the way `start` does: it outlives a terminate signal and the
-        shell; only a tree kill (taskkill /T) of this command's process ends it. Returns the
-        child's fake pid."""
+        shell; only a tree kill (taskkill /T) of this command's process ends it."""
         process = self._command.process
         assert process is not None
         popen = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        return self.host._add_child(process, popen)
+        self.host._add_child(process, popen)
+        return popen
 
 
 def _kill(popen: subprocess.Popen[bytes]) -> None:

@@ -211,7 +211,8 @@ def map_error(exc: BaseException, *, connecting: bool = True) -> ConnectorError:
             "WinRM did not complete an operation within its operation timeout", reason="fault"
         )
     if isinstance(exc, WinRMTransportError):
-        return ConnectorError(f"the host answered HTTP {exc.code}", reason="http")
+        status = exc.args[1] if len(exc.args) > 1 else "with an error"
+        return ConnectorError(f"the host answered HTTP {status}", reason="http")
     if isinstance(exc, WinRMError):
         return ConnectorError(f"WinRM error: {exc}", reason="winrm")
     if isinstance(exc, requests.exceptions.SSLError | ssl.SSLError):
