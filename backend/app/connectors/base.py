@@ -137,9 +137,14 @@ class Connector(Protocol):
     # Validates a system's `options` for this connector (extra keys refused).
     options_schema: ClassVar[type[BaseModel]]
     shells: ClassVar[frozenset[Shell]]
-    # Optional: the credential kinds it accepts (absent: any), and its port when none is given.
-    # credential_kinds: ClassVar[frozenset[CredentialKind]]
-    # default_port: ClassVar[int | None]
+    # Optional, for the systems API:
+    # credential_kinds: ClassVar[frozenset[CredentialKind]]  the credentials it takes (any)
+    # kinds: ClassVar[frozenset[SystemKind]]                 the systems it reaches (any)
+    # default_port: ClassVar[int | None]                     its port when none is given
+    # port_for(options) -> int                               ... when it depends on options
+    # credential_problem(options, kind) -> str | None        a credential wrong for options
+    # insecure_settings(options) -> list[str]                options that weaken security
+    #                                                        (audited when turned on)
 
     async def check(self, target: Target) -> CheckResult:
         """Connect, authenticate and run a trivial command; raise a ConnectorError if not."""

@@ -60,6 +60,7 @@ class ClixmlDecoder:
         self._head = b""
         self._parser: ET.XMLPullParser[ET.Element] | None = None
         self._depth = 0
+        self._last = b""  # the previous chunk's last byte
 
     def feed(self, data: bytes) -> bytes:
         if self._state == "raw":
@@ -82,9 +83,11 @@ class ClixmlDecoder:
 
     def _parse(self, data: bytes) -> bytes:
         assert self._parser is not None
-        if b"<!" in data:  # DOCTYPE or ENTITY: not from powershell.exe; never expand it
+        # DOCTYPE or ENTITY (even split across chunks): not from powershell.exe; never expand.
+        if b"<!" in self._last + data:
             self._state = "raw"
             return data
+        self._last = data[-1:]
         try:
             self._parser.feed(data)
             out = []

@@ -35,7 +35,7 @@ from app.connectors.base import (
     Target,
     Unsupported,
 )
-from app.models.enums import CredentialKind, OutputStream, Shell
+from app.models.enums import CredentialKind, OutputStream, Shell, SystemKind
 
 CHUNK = 64 * 1024
 _SHELLS = {Shell.sh: "/bin/sh", Shell.bash: "/bin/bash"}
@@ -112,6 +112,7 @@ class LocalConnector:
     options_schema: ClassVar[type[BaseModel]] = NoOptions
     shells: ClassVar[frozenset[Shell]] = frozenset(_SHELLS)
     credential_kinds: ClassVar[frozenset[CredentialKind]] = frozenset()  # runs as the worker
+    kinds: ClassVar[frozenset[SystemKind]] = frozenset({SystemKind.linux})
     default_port: ClassVar[int | None] = None
     # Seconds between TERM and KILL when a command is stopped.
     grace_seconds: ClassVar[float] = 5.0

@@ -51,7 +51,7 @@ from app.connectors.base import (
     first_outcome,
 )
 from app.connectors.ssh_keys import KeyProblem, fingerprint, load_private_key, parse_public_key
-from app.models.enums import CredentialKind, OutputStream, Shell
+from app.models.enums import CredentialKind, OutputStream, Shell, SystemKind
 
 T = TypeVar("T")
 # paramiko logs every failed handshake with a traceback at ERROR; each failure reaches the
@@ -175,6 +175,7 @@ class SSHConnector:
     credential_kinds: ClassVar[frozenset[CredentialKind]] = frozenset(
         {CredentialKind.ssh_password, CredentialKind.ssh_key}
     )
+    kinds: ClassVar[frozenset[SystemKind]] = frozenset({SystemKind.linux})
     default_port: ClassVar[int | None] = 22
 
     grace_seconds: ClassVar[float] = 5.0

@@ -77,7 +77,7 @@ from app.connectors.base import (
     first_outcome,
 )
 from app.connectors.clixml import ClixmlDecoder
-from app.models.enums import CredentialKind, OutputStream, Shell
+from app.models.enums import CredentialKind, OutputStream, Shell, SystemKind
 
 T = TypeVar("T")
 log = logging.getLogger("orca.connectors.winrm")
@@ -557,6 +557,7 @@ class WinRMConnector:
     credential_kinds: ClassVar[frozenset[CredentialKind]] = frozenset(
         {CredentialKind.winrm_password, CredentialKind.winrm_certificate}
     )
+    kinds: ClassVar[frozenset[SystemKind]] = frozenset({SystemKind.windows})
     default_port: ClassVar[int | None] = 5985
 
     grace_seconds: ClassVar[float] = 10.0

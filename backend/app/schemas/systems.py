@@ -55,7 +55,9 @@ ConnectorName = Annotated[
 class SystemCreate(BaseModel):
     name: SystemName
     description: Description | None = None
-    kind: SystemKind = SystemKind.linux
+    kind: SystemKind | None = Field(
+        None, description="linux or windows; omitted: what the connector reaches (winrm: windows)."
+    )
     connector: ConnectorName = Field("ssh", description="ssh, winrm, local, or a plugin's name.")
     host: Host
     port: Port | None = Field(None, description="Omit for the connector's default.")

@@ -149,9 +149,22 @@ async def _groups_for(
     return wanted
 
 
+def _kind(connector: type[Any], kind: SystemKind | None) -> SystemKind:
+    """The system's kind: as given, if the connector reaches that kind; else its first."""
+    kinds: frozenset[SystemKind] = getattr(connector, "kinds", frozenset(SystemKind))
+    if kind is None:
+        return SystemKind.linux if SystemKind.linux in kinds else min(kinds)
+    if kind not in kinds:
+        reached = ", ".join(sorted(k.value for k in kinds))
+        raise _field_error("kind", f"the {connector.name} connector reaches {reached} systems")
+    return kind
+
+
 async def _validated(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any]:
-    """Check the connection fields of a new or changed system; fill the connector's port."""
+    """Check the connection fields of a new or changed system; fill the connector's port, and
+    the kind from the connector when none is given (WinRM: windows)."""
     connector = _connector(values["connector"])
+    values["kind"] = _kind(connector, values.get("kind"))
     values["options"] = _options(connector, values.get("options") or {})
     await _credential(session, connector, values.get("credential_id"), values["options"])
     if values.get("port") is None:
@@ -259,6 +272,7 @@ async def update(
     group_ids = changes.pop("group_ids", None)
     if connection:
         merged = {
+            "kind": changes.get("kind", system.kind),
             "connector": system.connector,
             "options": system.options,
             "credential_id": system.credential_id,
@@ -274,6 +288,11 @@ async def update(
         changes.update(
             {field: validated[field] for field in CONNECTION_FIELDS if field in validated}
         )
+    elif "kind" in changes:
+        try:
+            _kind(registry.get(system.connector), changes["kind"])
+        except registry.UnknownConnector:
+            pass
     changed = changes_of(system, changes)
     if "host" in changed or "port" in changed:
         # A different machine, or a different daemon: the pinned key no longer speaks for it.
