@@ -22,16 +22,15 @@ STREAM = (
     + '<S S="warning">disk at 91%</S>'
     + '<S S="verbose">connecting</S>'
     + '<Obj S="information" RefId="1"><TN RefId="1"><T>System.Management.Automation.'
-    "InformationRecord</T></TN><ToString>hello from Write-Host</ToString></Obj>"
-    + "</Objs>"
+    "InformationRecord</T></TN><ToString>hello from Write-Host</ToString></Obj>" + "</Objs>"
 ).encode()
 EXPECTED = (
-    "Get-Item : Cannot find path 'C:\\nope'\r\n"
-    "    + CategoryInfo : ObjectNotFound\r\n"
-    "WARNING: disk at 91%\r\n"
-    "VERBOSE: connecting\r\n"
-    "hello from Write-Host\r\n"
-).encode()
+    b"Get-Item : Cannot find path 'C:\\nope'\r\n"
+    b"    + CategoryInfo : ObjectNotFound\r\n"
+    b"WARNING: disk at 91%\r\n"
+    b"VERBOSE: connecting\r\n"
+    b"hello from Write-Host\r\n"
+)
 
 
 @pytest.mark.parametrize("size", [1, 7, 64, len(STREAM)])
