@@ -20,6 +20,7 @@ import pytest
 import requests
 import urllib3.exceptions
 import winrm.exceptions
+import winrm.transport
 
 from app.connectors.base import (
     AuthFailed,
@@ -524,3 +525,26 @@ def test_every_pywinrm_and_requests_exception_maps_into_the_tree() -> None:
     assert isinstance(map_error(fault), QuotaExceeded)
     other = map_error(winrm.exceptions.WSManFaultError(500, "m", "r", "no", wsman_fault_code=5))
     assert other.category == "protocol" and "5" in other.message
+
+
+@pytest.mark.parametrize(("transport", "extra"), [("kerberos", "kerberos"), ("credssp", "credssp")])
+async def test_optional_transports_say_which_extra_they_need(
+    connector: WinRMConnector, transport: str, extra: str
+) -> None:
+    installed = {
+        "kerberos": winrm.transport.HAVE_KERBEROS,
+        "credssp": winrm.transport.HAVE_CREDSSP,
+    }[transport]
+    if installed:
+        pytest.skip(f"the {extra} extra is installed here")
+    where = Target(
+        system_id="w",
+        host="127.0.0.1",
+        port=free_port(),
+        username="u@EXAMPLE.COM",
+        secret={"password": "p"},
+        options={"transport": transport, "scheme": "https"},
+    )
+    with pytest.raises(Unsupported, match=rf"orca\[{extra}\]") as failure:
+        await run(connector, where, "hostname", Shell.cmd)
+    assert failure.value.started is False
