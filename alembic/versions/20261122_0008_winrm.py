@@ -1,5 +1,6 @@
 """Windows systems: a system's health can be tls_error (its TLS certificate was refused),
-and a job's shell may be left to each system's kind (sh on Linux, PowerShell on Windows)
+a job's shell may be left to each system's kind (sh on Linux, PowerShell on Windows), and a
+job may say where its command starts (working_directory)
 
 Revision ID: 0008
 Revises: 0007
@@ -36,9 +37,11 @@ def upgrade() -> None:
     op.drop_constraint(op.f("ck_systems_health_status"), "systems", type_="check")
     op.create_check_constraint("health_status", "systems", _check(AFTER))
     op.alter_column("jobs", "shell", existing_type=sa.String(length=18), nullable=True)
+    op.add_column("jobs", sa.Column("working_directory", sa.String(length=1024), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("jobs", "working_directory")
     op.execute("UPDATE jobs SET shell = 'sh' WHERE shell IS NULL")
     op.alter_column("jobs", "shell", existing_type=sa.String(length=18), nullable=False)
     op.execute("UPDATE systems SET health_status = 'error' WHERE health_status = 'tls_error'")

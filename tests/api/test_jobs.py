@@ -219,6 +219,19 @@ async def test_the_environment_reaches_the_command_and_stays_out_of_responses(
     assert "s3cr3t-value" not in str(rows)
 
 
+async def test_a_working_directory_is_kept_with_the_job_and_used(orca: Engine) -> None:
+    await orca.local_system("a")
+    job = await orca.submit(
+        {"command": "pwd", "working_directory": "/", "targets": {"systems": ["a"]}}
+    )
+    assert job["working_directory"] == "/"
+    await orca.finished(job["id"])
+    (execution,) = await orca.executions(job["id"])
+    assert await orca.output(execution["id"]) == "/\n"
+    again = await orca.post(f"{JOBS}/{job['id']}/duplicate", {})
+    assert again["working_directory"] == "/"
+
+
 async def test_idempotency_key_returns_the_first_job(orca: Engine) -> None:
     await orca.local_system("a")
     body = {"command": "true", "targets": {"systems": ["a"]}}

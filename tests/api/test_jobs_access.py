@@ -79,6 +79,11 @@ async def test_targets_resolve_from_names_groups_and_labels(
         ),
         ({"command": "x" * 100_000, "targets": {"systems": ["web-1"]}}, 422, "command"),
         ({"command": "ls\x00", "targets": {"systems": ["web-1"]}}, 422, "command"),
+        (
+            {"command": "ls", "targets": {"systems": ["web-1"]}, "working_directory": "a\nb"},
+            422,
+            "working_directory",
+        ),
         ({"command": "ls", "targets": {"systems": ["web-1"]}, "colour": "red"}, 422, "colour"),
         (
             {"command": "ls", "targets": {"systems": ["web-1"]}, "failure_threshold": {}},

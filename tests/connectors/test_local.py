@@ -35,6 +35,14 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
 
 
+async def test_a_job_working_directory() -> None:
+    sink, result = await _run("pwd", cwd="/")
+    assert (sink.text(OutputStream.stdout), getattr(result, "exit_code", None)) == ("/\n", 0)
+    sink, result = await _run("pwd", cwd="/no/such dir")
+    assert getattr(result, "exit_code", None) == 1 and sink.text(OutputStream.stdout) == ""
+    assert "/no/such dir" in sink.text(OutputStream.stderr)
+
+
 async def test_streams_stdout_and_stderr_apart_with_the_exit_code() -> None:
     sink, result = await _run("echo out; echo err >&2; exit 3")
     assert sink.text(OutputStream.stdout) == "out\n"

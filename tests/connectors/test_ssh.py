@@ -101,6 +101,16 @@ async def test_password_auth_streams_both_streams_and_the_exit_code(
     assert result.exit_code == 7 and not result.timed_out
 
 
+async def test_a_job_working_directory(
+    connector: SSHConnector, sshd: SshServer, ssh_account: SshAccount
+) -> None:
+    sink, result = await run(connector, target(sshd, ssh_account), "pwd", cwd="/tmp")
+    assert (sink.text(OutputStream.stdout), result.exit_code) == ("/tmp\n", 0)
+    sink, result = await run(connector, target(sshd, ssh_account), "pwd", cwd="/no/such dir")
+    assert result.exit_code == 1 and sink.text(OutputStream.stdout) == ""
+    assert "/no/such dir" in sink.text(OutputStream.stderr)
+
+
 @pytest.mark.parametrize("kind", ["ed25519", "ecdsa", "rsa", "encrypted"])
 async def test_key_auth_of_every_kind(
     connector: SSHConnector, sshd: SshServer, ssh_account: SshAccount, kind: str

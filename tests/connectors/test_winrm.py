@@ -327,6 +327,11 @@ async def test_environment_and_working_directory(
     assert sink.text(OutputStream.stdout) == "ORCA_RELEASE=4.2\r\n"
     sink, _ = await run(connector, where, "cd", Shell.cmd)
     assert sink.text(OutputStream.stdout) == "D:\\Deploy\r\n"
+    # A job's own working directory wins over the system's.
+    sink = Collector()
+    request = ExecRequest(command="cd", shell=Shell.cmd, cwd="E:\\Jobs")
+    await connector.execute(where, request, sink, asyncio.Event())
+    assert sink.text(OutputStream.stdout) == "E:\\Jobs\r\n"
 
 
 async def test_a_long_powershell_script_is_uploaded_run_and_removed(

@@ -71,6 +71,7 @@ def job_out(job: Job, counts: dict[str, int]) -> JobOut:
         targets=job.targets,
         target_count=job.target_count,
         environment_keys=list(job.environment_keys),
+        working_directory=job.working_directory,
         timeout_seconds=job.timeout_seconds,
         priority=job.priority,
         concurrency=job.concurrency,

@@ -27,6 +27,7 @@ only those, and only for jobs that asked for retries.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,6 +109,15 @@ class ExecRequest:
     shell: Shell = Shell.sh
     env: dict[str, str] = field(default_factory=dict, repr=False)  # may carry a job's secrets
     timeout: float | None = None  # seconds; None: no limit
+    cwd: str | None = None  # where the command starts; None: the connector's default
+
+
+def in_directory(command: str, cwd: str | None) -> str:
+    """A POSIX shell command that first moves to `cwd`, failing (exit 1, the shell's message on
+    stderr) when it cannot."""
+    if not cwd:
+        return command
+    return f"cd -- {shlex.quote(cwd)} || exit 1\n{command}"
 
 
 @dataclass(frozen=True)

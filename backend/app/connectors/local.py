@@ -34,6 +34,7 @@ from app.connectors.base import (
     OutputSink,
     Target,
     Unsupported,
+    in_directory,
 )
 from app.models.enums import CredentialKind, OutputStream, Shell, SystemKind
 
@@ -155,7 +156,7 @@ class LocalConnector:
         process = await asyncio.create_subprocess_exec(
             _SHELLS[request.shell],
             "-c",
-            request.command,
+            in_directory(request.command, request.cwd),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

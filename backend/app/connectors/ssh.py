@@ -49,6 +49,7 @@ from app.connectors.base import (
     Unreachable,
     Unsupported,
     first_outcome,
+    in_directory,
 )
 from app.connectors.ssh_keys import KeyProblem, fingerprint, load_private_key, parse_public_key
 from app.models.enums import CredentialKind, OutputStream, Shell, SystemKind
@@ -563,9 +564,8 @@ class SSHConnector:
         script = (
             f'printf "\\036ORCA-{token} %s\\n" "$$"; {exports}exec {_SHELLS[request.shell]} -c "$1"'
         )
-        channel.exec_command(
-            f"exec /bin/sh -c {shlex.quote(script)} orca {shlex.quote(request.command)}"
-        )
+        command = in_directory(request.command, request.cwd)
+        channel.exec_command(f"exec /bin/sh -c {shlex.quote(script)} orca {shlex.quote(command)}")
         channel.shutdown_write()  # no stdin: a command that reads it sees end of file
         return channel
 

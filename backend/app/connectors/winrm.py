@@ -660,7 +660,7 @@ class WinRMConnector:
         arguments: dict[str, Any] = {
             "codepage": options.codepage,
             "noprofile": options.no_profile,
-            "working_directory": options.working_directory,
+            "working_directory": request.cwd or options.working_directory,
             "env_vars": dict(request.env) or None,
         }
         try:

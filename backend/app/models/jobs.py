@@ -83,6 +83,8 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )
     environment_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Where the command starts on each system (None: the account's home, or a WinRM system's).
+    working_directory: Mapped[str | None] = mapped_column(String(1024))
     timeout_seconds: Mapped[int]
     priority: Mapped[int] = mapped_column(SmallInteger, default=5, server_default=text("5"))
     concurrency: Mapped[int | None]

@@ -51,6 +51,9 @@ def _selector(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+WorkingDirectory = Annotated[
+    str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^\x00\r\n]*$")
+]
 Command = Annotated[
     str, StringConstraints(min_length=1, pattern=NO_NUL), AfterValidator(_command_size)
 ]
@@ -146,6 +149,11 @@ class JobCreate(BaseModel):
         description="Variables for the command. Stored encrypted; responses show names only.",
     )
     retries: Retries | None = None
+    working_directory: WorkingDirectory | None = Field(
+        None,
+        description="Where the command starts on each system (`/srv/app`, `C:\\Deploy`). "
+        "Omitted: the account's home directory (a WinRM system's own working_directory).",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> JobCreate:
@@ -207,6 +215,7 @@ class JobOut(BaseModel):
     targets: dict[str, object] = Field(description="The targets as submitted.")
     target_count: int
     environment_keys: list[str]
+    working_directory: str | None
     timeout_seconds: int
     priority: int
     concurrency: int | None

@@ -257,6 +257,7 @@ class Runner:
             command=job.command if job.command is not None else job.script or "",
             shell=claimed.shell,
             env=env,
+            cwd=job.working_directory,
             timeout=job.timeout_seconds,
         )
         writer = OutputWriter(
