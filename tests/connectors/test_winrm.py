@@ -448,6 +448,12 @@ async def test_what_the_connector_refuses_before_connecting(
         await run(
             connector, target(winrm_server, "basic-https", scheme="http"), "hostname", Shell.cmd
         )
+    nameless = Target(
+        system_id="w", host="127.0.0.1", port=where.port, secret={"password": "p"}, options={}
+    )
+    with pytest.raises(AuthFailed, match="no username") as failure:
+        await run(connector, nameless, "hostname", Shell.cmd)
+    assert failure.value.started is False
     assert winrm_server.host.stats().shells_created == 0
 
 

@@ -596,14 +596,21 @@ class WinRMConnector:
 
     # -- connecting --------------------------------------------------------------------------
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
-
     async def _control_run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._control, fn, *args)
 
     def _protocol(self, target: Target, options: WinRMOptions) -> tuple[Protocol, tuple[str, ...]]:
         """A pywinrm Protocol for the target, and any files made for it (delete after use)."""
+        try:
+            return self._make_protocol(target, options)
+        except Exception as exc:
+            error = map_error(exc)
+            error.started = False
+            raise error from None
+
+    def _make_protocol(
+        self, target: Target, options: WinRMOptions
+    ) -> tuple[Protocol, tuple[str, ...]]:
         transport: str = options.transport
         extra: dict[str, Any] = {}
         files: tuple[str, ...] = ()
@@ -627,6 +634,8 @@ class WinRMConnector:
             extra.update(cert_pem=cert_path, cert_key_pem=key_path)
         elif transport != "kerberos" and "password" not in target.secret:
             raise AuthFailed("the system has no WinRM password credential", started=False)
+        elif transport != "kerberos" and not target.username:
+            raise AuthFailed("the system's credential has no username", started=False)
         if options.kerberos_hostname_override:
             extra["kerberos_hostname_override"] = options.kerberos_hostname_override
         validate = options.cert_validation or options.scheme == "http"
@@ -672,7 +681,7 @@ class WinRMConnector:
         return str(protocol.open_shell(**arguments))
 
     def _connect(self, target: Target, options: WinRMOptions, request: ExecRequest) -> _Shell:
-        protocol, files = self._protocol(target, options)
+        protocol, files = self._protocol(target, options)  # raises ConnectorErrors only
         try:
             return _Shell(protocol, self._open_shell(protocol, options, request), files)
         except BaseException as exc:
