@@ -124,6 +124,30 @@ async def test_systems_api_for_windows(orca: Engine, winrm_server: WinRMServer) 
     )
     assert response.json()["port"] == 5986, response.text
 
+    # A Linux system moved to WinRM becomes a Windows one, on WinRM's port.
+    moved = await orca.post(
+        "/api/v1/systems", {"name": "moved", "connector": "local", "host": "localhost"}
+    )
+    response = await orca.client.patch(
+        f"/api/v1/systems/{moved['id']}",
+        json={"connector": "winrm", "host": "10.0.0.10", "credential_id": credential},
+        headers=orca.admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["kind"], response.json()["port"]) == ("windows", 5985)
+
+    # A Linux system moved to WinRM becomes a Windows one, on WinRM's port.
+    moved = await orca.post(
+        "/api/v1/systems", {"name": "moved", "connector": "local", "host": "localhost"}
+    )
+    response = await orca.client.patch(
+        f"/api/v1/systems/{moved['id']}",
+        json={"connector": "winrm", "host": "10.0.0.10", "credential_id": credential},
+        headers=orca.admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["kind"], response.json()["port"]) == ("windows", 5985)
+
     bad: list[tuple[dict[str, Any], str]] = [
         ({"options": {"transport": "basic"}}, "options"),
         ({"options": {"transport": "certificate", "scheme": "https"}}, "credential_id"),

@@ -3,6 +3,7 @@ and connected (connector, host, port, credential, options) by admins only."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -271,28 +272,29 @@ async def update(
         await require_unique_name(session, System, changes["name"], "system", system.id)
     group_ids = changes.pop("group_ids", None)
     if connection:
+        moved = changes.get("connector", system.connector) != system.connector
         merged = {
-            "kind": changes.get("kind", system.kind),
+            # A new connector without a kind given: the kind it reaches (ssh -> winrm: windows).
+            "kind": changes.get("kind", None if moved else system.kind),
             "connector": system.connector,
             "options": system.options,
             "credential_id": system.credential_id,
             "port": system.port,
             **changes,
         }
-        if "port" not in changes and (
-            changes.get("connector", system.connector) != system.connector
-            or system.port == _current_default_port(system)
-        ):
+        if "port" not in changes and (moved or system.port == _current_default_port(system)):
             merged["port"] = None  # the (new) connector's default for the (new) options
         validated = await _validated(session, merged)
         changes.update(
-            {field: validated[field] for field in CONNECTION_FIELDS if field in validated}
+            {
+                field: validated[field]
+                for field in (*CONNECTION_FIELDS, "kind")
+                if field in validated
+            }
         )
     elif "kind" in changes:
-        try:
+        with contextlib.suppress(registry.UnknownConnector):
             _kind(registry.get(system.connector), changes["kind"])
-        except registry.UnknownConnector:
-            pass
     changed = changes_of(system, changes)
     if "host" in changed or "port" in changed:
         # A different machine, or a different daemon: the pinned key no longer speaks for it.
