@@ -814,6 +814,8 @@ class FakeWindows:
             f"'{word}' is not recognized as an internal or external command,\r\n"
             "operable program or batch file.\r\n"
         )
+        if why:  # for whoever writes a test against this fake: why it did not understand
+            invocation.err(f"(fake WinRM host: {why})\r\n")
         return 1
 
     def _taskkill(self, invocation: Invocation, rest: str) -> int:
