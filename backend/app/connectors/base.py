@@ -27,7 +27,9 @@ only those, and only for jobs that asked for retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,6 +112,58 @@ class ExecRequest:
     env: dict[str, str] = field(default_factory=dict, repr=False)  # may carry a job's secrets
     timeout: float | None = None  # seconds; None: no limit
     cwd: str | None = None  # where the command starts; None: the connector's default
+
+
+class MarkerLine:
+    """The line `<marker><number>` a remote wrapper prints first on stdout to report the id of
+    the process (group) to kill later. It is looked for in the first 8 KiB (login scripts may
+    print before it) and taken out; `value` is set and `known` fires once it is found, or once
+    looking gives up. `feed` returns what the user's stdout gets now. Used from pool threads."""
+
+    HEAD_LIMIT = 8192
+
+    def __init__(self, marker: bytes | None) -> None:
+        self.marker = marker
+        self.value: int | None = None
+        self.known = threading.Event()
+        self._head = b""
+        if marker is None:
+            self.known.set()
+
+    def feed(self, data: bytes) -> bytes:
+        if self.known.is_set():
+            return data
+        assert self.marker is not None
+        self._head += data
+        at = self._head.find(self.marker)
+        if at >= 0 and b"\n" in self._head[at:]:
+            before, rest = self._head[:at], self._head[at + len(self.marker) :]
+            line, _, rest = rest.partition(b"\n")
+            with contextlib.suppress(ValueError):
+                self.value = int(line.strip())
+            self._head = b""
+            self.known.set()
+            return before + rest
+        return self.flush() if len(self._head) > self.HEAD_LIMIT else b""
+
+    def flush(self) -> bytes:
+        """Stop looking; what was held back."""
+        head, self._head = self._head, b""
+        self.known.set()
+        return head
+
+
+def deliver_from_thread(
+    loop: asyncio.AbstractEventLoop, sink: OutputSink, stream: OutputStream, data: bytes
+) -> None:
+    """Hand output from a pool thread to the async sink and wait until it took it (so a slow
+    sink slows the reading thread: bounded memory)."""
+    if data:
+
+        async def send() -> None:
+            await sink(stream, data)
+
+        asyncio.run_coroutine_threadsafe(send(), loop).result()
 
 
 def in_directory(command: str, cwd: str | None) -> str:

@@ -44,10 +44,12 @@ from app.connectors.base import (
     ExecResult,
     HostKeyMismatch,
     HostKeyUnknown,
+    MarkerLine,
     OutputSink,
     Target,
     Unreachable,
     Unsupported,
+    deliver_from_thread,
     first_outcome,
     in_directory,
 )
@@ -573,14 +575,15 @@ class SSHConnector:
         """TERM the command's process group, KILL whatever of it is left after the grace
         period. Over another channel of the same connection, or a connection of its own when
         that one has no channel to spare."""
-        known = await self._control_run(run.pgid_known.wait, 5)
-        if not known or not run.pgid:
+        known = await self._control_run(run.pgid.known.wait, 5)
+        pgid = run.pgid.value
+        if not known or not pgid:
             run.stop.set()
             return
-        await self._control_run(self._signal, target, entry, run.pgid, "TERM")
+        await self._control_run(self._signal, target, entry, pgid, "TERM")
         await self._control_run(run.channel.status_event.wait, self.grace_seconds)
         # KILL whatever is left of the group, even if its leader already went.
-        await self._control_run(self._signal, target, entry, run.pgid, "KILL")
+        await self._control_run(self._signal, target, entry, pgid, "KILL")
 
     def _signal(self, target: Target, entry: _Pooled, pgid: int, signal_name: str) -> None:
         command = f"kill -{signal_name} -- -{int(pgid)} 2>/dev/null; true"
@@ -623,8 +626,6 @@ def _exec_briefly(transport: paramiko.Transport, command: str) -> None:
 class _Run:
     """One command's output, pumped from its channel (in a pool thread) to the async sink."""
 
-    HEAD_LIMIT = 8192  # how far into stdout the marker line is looked for
-
     def __init__(
         self,
         channel: paramiko.Channel,
@@ -635,44 +636,19 @@ class _Run:
         self.channel = channel
         self.sink = sink
         self.loop = loop
-        self.marker = b"\x1eORCA-" + token.encode() + b" "
+        # The wrapper reports the command's process group id on this line.
+        self.pgid = MarkerLine(b"\x1eORCA-" + token.encode() + b" ")
         self.stop = threading.Event()
-        self.pgid: int | None = None
-        self.pgid_known = threading.Event()
-        self._head = b""
         # One event for both buffers: paramiko sets it when either receives data or closes.
         self._data = threading.Event()
         channel.in_buffer.set_event(self._data)
         channel.in_stderr_buffer.set_event(self._data)
 
     def _deliver(self, stream: OutputStream, data: bytes) -> None:
-        if data:
-            asyncio.run_coroutine_threadsafe(self._send(stream, data), self.loop).result()
-
-    async def _send(self, stream: OutputStream, data: bytes) -> None:
-        await self.sink(stream, data)
+        deliver_from_thread(self.loop, self.sink, stream, data)
 
     def _stdout(self, data: bytes) -> None:
-        if self.pgid_known.is_set():
-            self._deliver(OutputStream.stdout, data)
-            return
-        # Look for our marker line (login scripts may print before it) and take it out.
-        self._head += data
-        at = self._head.find(self.marker)
-        if at >= 0 and b"\n" in self._head[at:]:
-            before, line_and_rest = self._head[:at], self._head[at + len(self.marker) :]
-            line, _, rest = line_and_rest.partition(b"\n")
-            try:
-                self.pgid = int(line)
-            except ValueError:
-                self.pgid = None
-            self._head = b""
-            self.pgid_known.set()
-            self._deliver(OutputStream.stdout, before + rest)
-        elif len(self._head) > self.HEAD_LIMIT:
-            head, self._head = self._head, b""
-            self.pgid_known.set()
-            self._deliver(OutputStream.stdout, head)
+        self._deliver(OutputStream.stdout, self.pgid.feed(data))
 
     def _drain(self) -> bool:
         moved = False
@@ -701,7 +677,4 @@ class _Run:
             while self._drain():  # what arrived between the last look and the end
                 pass
         finally:
-            if not self.pgid_known.is_set():
-                self.pgid_known.set()
-                head, self._head = self._head, b""
-                self._deliver(OutputStream.stdout, head)
+            self._deliver(OutputStream.stdout, self.pgid.flush())

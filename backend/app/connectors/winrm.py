@@ -69,11 +69,13 @@ from app.connectors.base import (
     ConnectorError,
     ExecRequest,
     ExecResult,
+    MarkerLine,
     OutputSink,
     Target,
     TLSError,
     Unreachable,
     Unsupported,
+    deliver_from_thread,
     first_outcome,
 )
 from app.connectors.clixml import ClixmlDecoder
@@ -194,7 +196,7 @@ def _root(exc: BaseException) -> BaseException:
     return exc
 
 
-def map_error(exc: BaseException, *, connecting: bool = True) -> ConnectorError:
+def map_error(exc: BaseException) -> ConnectorError:
     """Every exception pywinrm, requests and the layers under them raise, as one of ours."""
     if isinstance(exc, ConnectorError):
         return exc
@@ -394,8 +396,6 @@ def _fault_code(exc: BaseException) -> int | None:
 class _Run:
     """One command: uploads, start, and the receive loop, in a pool thread."""
 
-    HEAD_LIMIT = 8192  # how far into stdout the PID marker is looked for
-
     def __init__(
         self,
         connector: WinRMConnector,
@@ -420,9 +420,8 @@ class _Run:
         self.exit_code: int | None = None
         self.done = False
         self.uploaded = False  # the upload exists and the loader has not run yet
-        self.pid: int | None = None
-        self.pid_known = threading.Event()
-        self._head = b""
+        # PowerShell: the script reports its process id on this line.
+        self.pid = MarkerLine(plan.marker)
         decoder = None
         if options.codepage != 65001:
             with contextlib.suppress(LookupError):
@@ -432,17 +431,11 @@ class _Run:
             OutputStream.stderr: decoder(errors="replace") if decoder else None,
         }
         self._clixml = ClixmlDecoder() if plan.marker is not None else None
-        if plan.marker is None:
-            self.pid_known.set()
 
     # -- output ------------------------------------------------------------------------------
 
     def _deliver(self, stream: OutputStream, data: bytes) -> None:
-        if data:
-            asyncio.run_coroutine_threadsafe(self._send(stream, data), self.loop).result()
-
-    async def _send(self, stream: OutputStream, data: bytes) -> None:
-        await self.sink(stream, data)
+        deliver_from_thread(self.loop, self.sink, stream, data)
 
     def _utf8(self, stream: OutputStream, data: bytes, final: bool = False) -> bytes:
         decoder = self._decoders[stream]
@@ -451,24 +444,7 @@ class _Run:
         return str(decoder.decode(data, final)).encode()
 
     def _stdout(self, data: bytes) -> None:
-        if self.pid_known.is_set():
-            self._deliver(OutputStream.stdout, data)
-            return
-        assert self.plan.marker is not None
-        self._head += data
-        at = self._head.find(self.plan.marker)
-        if at >= 0 and b"\n" in self._head[at:]:
-            before, rest = self._head[:at], self._head[at + len(self.plan.marker) :]
-            line, _, rest = rest.partition(b"\n")
-            with contextlib.suppress(ValueError):
-                self.pid = int(line.strip())
-            self._head = b""
-            self.pid_known.set()
-            self._deliver(OutputStream.stdout, before + rest)
-        elif len(self._head) > self.HEAD_LIMIT:
-            head, self._head = self._head, b""
-            self.pid_known.set()
-            self._deliver(OutputStream.stdout, head)
+        self._deliver(OutputStream.stdout, self.pid.feed(data))
 
     def _stderr(self, data: bytes) -> None:
         if self._clixml is not None:
@@ -477,10 +453,7 @@ class _Run:
 
     def _flush(self) -> None:
         self._stdout(self._utf8(OutputStream.stdout, b"", final=True))
-        if not self.pid_known.is_set():
-            self.pid_known.set()
-            head, self._head = self._head, b""
-            self._deliver(OutputStream.stdout, head)
+        self._deliver(OutputStream.stdout, self.pid.flush())
         tail = self._utf8(OutputStream.stderr, b"", final=True)
         if self._clixml is not None:
             tail = self._clixml.feed(tail) + self._clixml.close()
@@ -711,7 +684,7 @@ class WinRMConnector:
         """Over a second connection (the first is busy receiving): kill the PowerShell process
         tree, terminate the command, remove an upload left behind, delete the shell."""
         run.stop.set()
-        run.pid_known.wait(2)
+        run.pid.known.wait(2)
         try:
             protocol, files = self._protocol(target, options)
         except ConnectorError as exc:
@@ -720,8 +693,8 @@ class WinRMConnector:
         try:
             steps: list[tuple[str, Callable[[], object]]] = []
             shell_id = run.shell.shell_id
-            if run.pid:
-                kill = f"taskkill /PID {int(run.pid)} /T /F"
+            if run.pid.value:
+                kill = f"taskkill /PID {int(run.pid.value)} /T /F"
                 steps.append(("kill", lambda: self._run_aside(protocol, shell_id, kill)))
             if run.command_id is not None:
                 command_id = run.command_id
@@ -816,7 +789,7 @@ class WinRMConnector:
                 exc, Exception
             ):
                 raise
-            raise map_error(exc, connecting=False) from None
+            raise map_error(exc) from None
         finally:
             await asyncio.shield(self._control_run(self._finish, target, shell, run, pump_done))
         assert run is not None
