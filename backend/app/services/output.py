@@ -245,7 +245,10 @@ class OutputWriter:
 
     async def close(self) -> None:
         """Store everything still held, including a character left incomplete at the end."""
-        self._flusher.cancel()
+        # A periodic flush under way has taken its segments: cancelling it mid-store would lose
+        # them. Stop the flusher only between flushes.
+        async with self._lock:
+            self._flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._flusher
         for stream, rest in list(self._partial.items()):
