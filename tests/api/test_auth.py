@@ -245,6 +245,111 @@ async def test_a_deactivated_user_cannot_refresh(
     assert response.status_code == 401
 
 
+# -- browser sessions: the refresh token in an httpOnly cookie -------------------------------
+
+BROWSER = {"X-Requested-With": "orca-console"}
+
+
+def refresh_cookie(response: httpx.Response) -> str:
+    [header] = response.headers.get_list("set-cookie")
+    return header
+
+
+async def test_a_browser_login_keeps_its_refresh_token_in_an_httponly_cookie(
+    client: httpx.AsyncClient, session: AsyncSession, operator: Account
+) -> None:
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"username": operator.user.username, "password": PASSWORD, "refresh_cookie": True},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["refresh_token"] is None
+    header = refresh_cookie(response)
+    attributes = {part.strip().split("=")[0].lower() for part in header.split(";")}
+    assert header.startswith("orca_refresh=ort_")
+    assert {"httponly", "path", "max-age", "samesite"} <= attributes
+    assert "Path=/api/v1/auth" in header and "SameSite=strict" in header
+    assert "secure" not in attributes  # plain http here; https or ORCA_COOKIE_SECURE adds it
+    first = client.cookies.get("orca_refresh")
+    assert first
+
+    # No body: the cookie is spent and replaced; the old value is then a reuse.
+    rotated = await client.post(REFRESH, headers=BROWSER)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["refresh_token"] is None
+    second = client.cookies.get("orca_refresh")
+    assert second and second != first
+    assert (await client.get(ME, headers=bearer(rotated.json()["access_token"]))).status_code == 200
+    assert len(await actions(session, "auth.refresh")) == 1
+
+    # Logging out clears the cookie and ends the session.
+    out = await client.post("/api/v1/auth/logout", headers=bearer(rotated.json()["access_token"]))
+    assert out.status_code == 200
+    assert "orca_refresh=" in refresh_cookie(out) and "Max-Age=0" in refresh_cookie(out)
+    assert client.cookies.get("orca_refresh") is None
+    client.cookies.set("orca_refresh", second, domain="orca.test", path="/api/v1/auth")
+    refused = await client.post(REFRESH, headers=BROWSER)
+    assert refused.status_code == 401
+    # A cookie that no longer works is removed.
+    assert "Max-Age=0" in refresh_cookie(refused)
+
+
+async def test_the_cookie_is_spent_only_with_x_requested_with(
+    client: httpx.AsyncClient, session: AsyncSession, operator: Account
+) -> None:
+    await client.post(
+        "/api/v1/auth/login",
+        json={"username": operator.user.username, "password": PASSWORD, "refresh_cookie": True},
+    )
+    # A cross-site form can send the cookie (if SameSite failed) but not this header.
+    forged = await client.post(REFRESH)
+    assert forged.status_code == 400
+    assert forged.json()["error"]["details"] == [
+        {"field": "X-Requested-With", "message": "missing"}
+    ]
+    assert await actions(session, "auth.refresh", "auth.refresh_failed") == []
+    assert (await client.post(REFRESH, headers=BROWSER)).status_code == 200
+
+    client.cookies.clear()
+    missing = await client.post(REFRESH, headers=BROWSER)
+    assert missing.status_code == 400
+    assert missing.json()["error"]["details"][0]["field"] == "refresh_token"
+
+
+async def test_a_password_change_from_a_browser_renews_the_cookie(
+    client: httpx.AsyncClient, operator: Account
+) -> None:
+    login_response = await client.post(
+        "/api/v1/auth/login",
+        json={"username": operator.user.username, "password": PASSWORD, "refresh_cookie": True},
+    )
+    before = client.cookies.get("orca_refresh")
+    response = await client.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "a-much-better-passphrase-42"},
+        headers=bearer(login_response.json()["access_token"]),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["refresh_token"] is None
+    after = client.cookies.get("orca_refresh")
+    assert after and after != before
+    assert (await client.post(REFRESH, headers=BROWSER)).status_code == 200
+
+
+async def test_the_cookie_is_secure_over_https_or_when_configured(
+    app: FastAPI, settings: Settings, operator: Account
+) -> None:
+    body = {"username": operator.user.username, "password": PASSWORD, "refresh_cookie": True}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://orca.test") as https:
+        assert "; Secure" in refresh_cookie(await https.post("/api/v1/auth/login", json=body))
+    async with httpx.AsyncClient(transport=transport, base_url="http://orca.test") as http:
+        assert "Secure" not in refresh_cookie(await http.post("/api/v1/auth/login", json=body))
+        settings.cookie_secure = True  # behind a TLS proxy that does not say so
+        assert "; Secure" in refresh_cookie(await http.post("/api/v1/auth/login", json=body))
+
+
 # -- logout and passwords ---------------------------------------------------------------------
 
 

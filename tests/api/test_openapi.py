@@ -53,3 +53,18 @@ async def test_every_list_pages_the_same_way(client: httpx.AsyncClient) -> None:
     for path, operation in lists:
         names = {parameter["name"] for parameter in operation["parameters"]}
         assert {"limit", "cursor", "sort"} <= names, path
+
+
+async def test_operation_ids_are_the_handlers_names(client: httpx.AsyncClient) -> None:
+    """The web console's client is generated from these ids: short, snake_case, unique."""
+    spec = await _spec(client)
+    ids = [
+        operation["operationId"]
+        for operations in spec["paths"].values()
+        for operation in operations.values()
+    ]
+    assert len(ids) == len(set(ids))
+    assert "list_jobs" in ids and "verify_audit_chain" in ids
+    for operation_id in ids:
+        assert operation_id.replace("_", "").isalnum() and operation_id.islower(), operation_id
+        assert "api_v1" not in operation_id, operation_id

@@ -95,7 +95,7 @@ def _described(filters: AuditFilter) -> dict[str, Any]:
 
 
 @router.get("", response_model=Page[AuditEventOut], summary="Query the audit log")
-async def list_events(
+async def list_audit_events(
     _: Reader,
     session: SessionDep,
     filters: Filters,
@@ -120,7 +120,7 @@ async def list_events(
         }
     },
 )
-async def export_events(
+async def export_audit_events(
     actor: Exporter,
     session: SessionDep,
     sessionmaker: SessionmakerDep,
@@ -147,7 +147,7 @@ async def export_events(
 
 
 @router.get("/verify", response_model=ChainReport, summary="Verify the hash chain")
-async def verify(
+async def verify_audit_chain(
     actor: Verifier,
     session: SessionDep,
     anchor: Annotated[

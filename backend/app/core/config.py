@@ -170,6 +170,12 @@ class Settings(BaseSettings):
         description="Window in which failed logins are counted; a locked username or address "
         "is free again when it ends.",
     )
+    cookie_secure: bool | None = Field(
+        None,
+        description="Mark the web console's refresh-token cookie `Secure` (sent over HTTPS "
+        "only). Unset: when the request came over HTTPS (as told by a trusted proxy's "
+        "X-Forwarded-Proto, see ORCA_TRUSTED_PROXIES).",
+    )
     trusted_proxies: str | None = Field(
         None,
         description="Comma-separated addresses or networks of reverse proxies whose "

@@ -21,12 +21,21 @@ PasswordField = Annotated[SecretStr, Field(min_length=1, max_length=256)]
 class LoginRequest(BaseModel):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
     password: PasswordField
+    refresh_cookie: bool = Field(
+        False,
+        description="Browsers: deliver the refresh token as an httpOnly cookie instead of in "
+        "the body, where page scripts cannot read it.",
+    )
 
     model_config = {"json_schema_extra": {"examples": [{"username": "admin", "password": "…"}]}}
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: Annotated[SecretStr, Field(min_length=1, max_length=200)]
+    refresh_token: Annotated[SecretStr | None, Field(min_length=1, max_length=200)] = Field(
+        None,
+        description="The refresh token. Leave it out to spend the `orca_refresh` cookie "
+        "instead (the request must then carry `X-Requested-With`).",
+    )
 
 
 class LogoutRequest(BaseModel):
@@ -43,7 +52,9 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int = Field(description="Seconds until the access token expires.")
-    refresh_token: str
+    refresh_token: str | None = Field(
+        description="Null when the refresh token went into the `orca_refresh` cookie."
+    )
     refresh_expires_at: datetime
 
 
