@@ -18,6 +18,7 @@ from app.api import (
     groups,
     health,
     jobs,
+    stats,
     systems,
     teams,
     users,
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         executions,
         workers,
         audit,
+        stats,
         ws,
     ):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

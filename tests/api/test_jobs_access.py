@@ -237,3 +237,44 @@ async def test_job_list_filters(
     assert rest == ["uptime"]
     bad = await client.get(JOBS, params={"status": "sleeping"}, headers=admin.headers)
     assert bad.status_code == 422 and "status" in str(bad.json()["error"]["details"])
+
+
+async def test_a_target_preview_counts_what_would_run_and_what_is_beyond_reach(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: Account,
+    make_account: MakeAccount,
+    make_group: MakeGroup,
+    make_system: MakeSystem,
+    web: SystemGroup,
+) -> None:
+    preview = "/api/v1/jobs/targets/preview"
+    everything = await client.post(
+        preview, json={"labels": [{"os": "linux"}], "systems": ["win-1"]}, headers=admin.headers
+    )
+    assert everything.status_code == 200, everything.text
+    body = everything.json()
+    assert body["count"] == 4 and body["kinds"] == {"linux": 3, "windows": 1}
+    assert [s["name"] for s in body["systems"]] == ["win-1", "db-1", "web-1", "web-2"]
+    assert body["beyond_reach"] == [] and body["beyond_reach_count"] == 0
+    nothing = await client.post(preview, json={"labels": [{"os": "bsd"}]}, headers=admin.headers)
+    assert nothing.status_code == 200 and nothing.json()["count"] == 0
+    unknown = await client.post(preview, json={"groups": ["nope"]}, headers=admin.headers)
+    assert unknown.status_code == 400 and "targets.groups" in unknown.json()["error"]["message"]
+    empty = await client.post(preview, json={}, headers=admin.headers)
+    assert empty.status_code == 422
+
+    # An operator: the group they view is counted, but beyond reach; what they cannot see is
+    # not counted at all.
+    operator = await make_account(Role.operator)
+    await grant_to(session, operator, web, GrantLevel.view)
+    ops = await make_group("ops")
+    await make_system("ops-1", groups=(ops,), labels={"os": "linux"})
+    await grant_to(session, operator, ops, GrantLevel.execute)
+    seen = await client.post(preview, json={"labels": [{"os": "linux"}]}, headers=operator.headers)
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["count"] == 3
+    assert seen.json()["beyond_reach"] == ["web-1", "web-2"]
+    viewer = await make_account(Role.viewer)
+    refused = await client.post(preview, json={"groups": ["web"]}, headers=viewer.headers)
+    assert refused.status_code == 403

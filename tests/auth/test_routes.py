@@ -96,6 +96,8 @@ MATRIX: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/jobs/{job_id}/cancel"): P.jobs_run,
     ("POST", "/api/v1/jobs/{job_id}/rerun"): P.jobs_run,
     ("POST", "/api/v1/jobs/{job_id}/duplicate"): P.jobs_run,
+    ("POST", "/api/v1/jobs/targets/preview"): P.jobs_run,
+    ("GET", "/api/v1/stats/overview"): P.jobs_read,
     ("GET", "/api/v1/executions/{execution_id}"): P.jobs_read,
     ("GET", "/api/v1/executions/{execution_id}/output"): P.jobs_read,
     ("GET", "/api/v1/executions/{execution_id}/output/raw"): P.jobs_read,

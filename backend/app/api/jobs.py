@@ -28,6 +28,8 @@ from app.schemas.jobs import (
     OutputInfo,
     RetriesOut,
     StateCounts,
+    TargetPreview,
+    Targets,
     Waiting,
 )
 from app.services import executions as executions_service
@@ -183,6 +185,16 @@ async def create_job(
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     return await _one(session, submitted.job)
+
+
+@router.post("/targets/preview", response_model=TargetPreview, summary="Preview targets")
+async def preview_targets(
+    body: Targets, principal: Runner, session: SessionDep, settings: SettingsDep
+) -> TargetPreview:
+    """The systems these targets match now (the first 100, and how many in all, by kind), and
+    those among them you may not run a job on. Nothing is stored; a job form calls this as
+    the targets are edited."""
+    return await jobs_service.preview_targets(session, principal, body, settings.job_max_targets)
 
 
 @router.get("", response_model=Page[JobOut], summary="List jobs")

@@ -119,6 +119,8 @@ class Execution(UUIDPrimaryKey, CreatedAt, Base):
     __table_args__ = (
         Index("ix_executions_job_id_status", "job_id", "status"),
         Index("ix_executions_system_id_created_at", "system_id", text("created_at DESC")),
+        # The dashboard counts executions of the last hours or days.
+        Index("ix_executions_created_at", "created_at"),
         # The dispatcher and reconciler look only at live executions; keep that index small.
         Index(
             "ix_executions_live", "status", "lease_expires_at", postgresql_where=text(_NON_TERMINAL)

@@ -98,6 +98,28 @@ class Targets(BaseModel):
         return self
 
 
+class TargetSystem(BaseModel):
+    model_config = {"from_attributes": True}
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    connector: str
+    health_status: str
+
+
+class TargetPreview(BaseModel):
+    """What a set of targets matches now."""
+
+    count: int = Field(description="Systems matched.")
+    kinds: dict[str, int] = Field(description="Systems matched, by kind.")
+    systems: list[TargetSystem] = Field(description="The first 100 systems matched, in order.")
+    beyond_reach: list[str] = Field(
+        description="Names of the first 100 matched systems you may not run a job on."
+    )
+    beyond_reach_count: int
+
+
 class FailureThreshold(BaseModel):
     """Stop starting further systems once this many have failed (failed, timed out or error),
     as a count, a percentage of the job's systems, or whichever comes first."""

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import GLOBAL_LEVEL
+from app.auth.policy import GLOBAL_LEVEL, LEVEL_RANK
 from app.auth.principal import Principal
 from app.connectors import registry
 from app.core.config import Settings
@@ -41,7 +41,7 @@ from app.repositories import executions as executions_repo
 from app.repositories import jobs as jobs_repo
 from app.repositories import output as output_repo
 from app.repositories.pagination import Order, Page, keyset_page
-from app.schemas.jobs import JobCreate, JobDuplicate, Targets
+from app.schemas.jobs import JobCreate, JobDuplicate, TargetPreview, Targets, TargetSystem
 from app.services import access, audit, events
 from app.services.dispatch import Dispatcher
 from app.services.executions import FINAL_JOB_STATES, settle
@@ -65,6 +65,7 @@ EXECUTION_SORTS = {
 }
 FAILED_STATES = (ExecutionStatus.failed, ExecutionStatus.timed_out, ExecutionStatus.error)
 OUTPUT_PAGE_BYTES = 4 * 1024 * 1024
+PREVIEW_SYSTEMS = 100
 
 
 def _field_error(field: str, message: str) -> BadRequest:
@@ -145,8 +146,52 @@ async def resolve_targets(
     session: AsyncSession, principal: Principal, targets: Targets, limit: int
 ) -> list[System]:
     """The systems `targets` names, in order (named systems first, then group members and
-    label matches by name), each once. Groups, names and labels are looked up only among what
-    the principal can see; ids they cannot see are refused with the rest below."""
+    label matches by name), each once, every one of them within the principal's `execute`
+    (403 naming the others, audited)."""
+    systems = await match_targets(session, principal, targets, limit)
+    if not systems:
+        raise _field_error("targets", "no system matches these targets")
+    await access.require_systems(
+        session,
+        principal,
+        [system.id for system in systems],
+        GrantLevel.execute,
+        "run a job on them",
+    )
+    return systems
+
+
+async def preview_targets(
+    session: AsyncSession, principal: Principal, targets: Targets, limit: int
+) -> TargetPreview:
+    """What `targets` would match now, for a job form's live count: the systems, and which
+    of them the principal may not run on (a submit would be refused for those)."""
+    systems = await match_targets(session, principal, targets, limit)
+    levels = await access.system_levels(session, principal, [system.id for system in systems])
+    beyond = [
+        system.name
+        for system in systems
+        if (level := levels.get(system.id)) is None
+        or LEVEL_RANK[level] < LEVEL_RANK[GrantLevel.execute]
+    ]
+    kinds: dict[str, int] = {}
+    for system in systems:
+        kinds[system.kind.value] = kinds.get(system.kind.value, 0) + 1
+    return TargetPreview(
+        count=len(systems),
+        kinds=kinds,
+        systems=[TargetSystem.model_validate(system) for system in systems[:PREVIEW_SYSTEMS]],
+        beyond_reach=beyond[:PREVIEW_SYSTEMS],
+        beyond_reach_count=len(beyond),
+    )
+
+
+async def match_targets(
+    session: AsyncSession, principal: Principal, targets: Targets, limit: int
+) -> list[System]:
+    """The systems `targets` names, in order, each once, possibly none. Groups, names and
+    labels are looked up only among what the principal can see; an id they cannot see is
+    refused (403) with the same words as one beyond reach."""
     chosen: dict[uuid.UUID, System] = {}
     visible = access.systems_filter(principal, GrantLevel.view)
     ids, names = _split(targets.systems)
@@ -207,19 +252,9 @@ async def resolve_targets(
         if len(chosen) > limit:
             break
 
-    if not chosen:
-        raise _field_error("targets", "no system matches these targets")
     if len(chosen) > limit:
         raise _field_error("targets", f"matches more than {limit} systems (ORCA_JOB_MAX_TARGETS)")
-    systems = list(chosen.values())
-    await access.require_systems(
-        session,
-        principal,
-        [system.id for system in systems],
-        GrantLevel.execute,
-        "run a job on them",
-    )
-    return systems
+    return list(chosen.values())
 
 
 async def _lookup(
