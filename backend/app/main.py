@@ -28,6 +28,7 @@ from app.api import (
 from app.auth.dependencies import API_PREFIX
 from app.connectors.registry import Connectors
 from app.core.config import Settings
+from app.core.console import mount_console
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
 from app.core.middleware import RequestIdMiddleware
@@ -92,4 +93,5 @@ def create_app(settings: Settings) -> FastAPI:
         ws,
     ):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.state.console = mount_console(app, settings.console_dir)
     return app

@@ -86,7 +86,7 @@ def _assert_error_shape(response: httpx.Response, status: int, code: str) -> dic
 
 
 async def test_unknown_route_is_404_in_the_error_shape(probe_client: httpx.AsyncClient) -> None:
-    _assert_error_shape(await probe_client.get("/no/such/thing"), 404, "not_found")
+    _assert_error_shape(await probe_client.get("/api/v1/no/such/thing"), 404, "not_found")
 
 
 async def test_wrong_method_is_405(probe_client: httpx.AsyncClient) -> None:

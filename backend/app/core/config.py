@@ -170,6 +170,11 @@ class Settings(BaseSettings):
         description="Window in which failed logins are counted; a locked username or address "
         "is free again when it ends.",
     )
+    console_dir: Path | None = Field(
+        None,
+        description="The web console's production build (a directory with index.html), "
+        "served at `/`. Unset: `frontend/dist` of the source tree, when it has been built.",
+    )
     cookie_secure: bool | None = Field(
         None,
         description="Mark the web console's refresh-token cookie `Secure` (sent over HTTPS "
