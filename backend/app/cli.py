@@ -292,6 +292,23 @@ def generate_key() -> None:
 
 
 @cli.command()
+def openapi() -> None:
+    """Print the API's OpenAPI document (JSON): what the web console's client is generated
+    from, and what other clients can be generated from. Needs no database or settings."""
+    import json
+
+    from app.main import create_app
+
+    # Placeholders: building the app connects to nothing.
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url="postgresql+asyncpg://orca@127.0.0.1/orca",
+        redis_url="redis://127.0.0.1:6379/0",
+    )
+    typer.echo(json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True))
+
+
+@cli.command()
 def version() -> None:
     """Print Orca's version."""
     typer.echo(__version__)

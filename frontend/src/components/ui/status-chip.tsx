@@ -1,0 +1,64 @@
+import Chip, { type ChipProps } from "@mui/material/Chip";
+
+type Colour = ChipProps["color"];
+
+const STATUS: Record<string, Colour> = {
+  pending: "default",
+  queued: "secondary",
+  running: "info",
+  succeeded: "success",
+  failed: "error",
+  timed_out: "warning",
+  error: "error",
+  cancelled: "default",
+};
+
+const HEALTH: Record<string, Colour> = {
+  healthy: "success",
+  unknown: "default",
+  unreachable: "error",
+  auth_failed: "error",
+  host_key_mismatch: "error",
+  host_key_unknown: "warning",
+  tls_error: "error",
+  error: "error",
+};
+
+const HEALTH_LABEL: Record<string, string> = {
+  healthy: "healthy",
+  unknown: "not checked",
+  unreachable: "unreachable",
+  auth_failed: "auth failed",
+  host_key_mismatch: "host key changed",
+  host_key_unknown: "host key not trusted",
+  tls_error: "TLS error",
+  error: "error",
+};
+
+export function label(value: string): string {
+  return value.replace(/_/g, " ");
+}
+
+/** An execution's or job's status. */
+export function StatusChip({ status, size = "small" }: { status: string; size?: ChipProps["size"] }) {
+  const colour = STATUS[status] ?? "default";
+  return <Chip size={size} color={colour} variant={colour === "default" ? "outlined" : "filled"} label={label(status)} data-status={status} />;
+}
+
+/** A system's health. */
+export function HealthChip({ health, size = "small" }: { health: string; size?: ChipProps["size"] }) {
+  const colour = HEALTH[health] ?? "default";
+  return (
+    <Chip
+      size={size}
+      color={colour}
+      variant={colour === "default" ? "outlined" : "filled"}
+      label={HEALTH_LABEL[health] ?? label(health)}
+      data-health={health}
+    />
+  );
+}
+
+export const HEALTH_STATES = Object.keys(HEALTH);
+export const EXECUTION_STATES = Object.keys(STATUS);
+export const TERMINAL_STATES = new Set(["succeeded", "failed", "timed_out", "error", "cancelled"]);

@@ -1,0 +1,23 @@
+// Every page's address, in one place.
+export const paths = {
+  login: "/login",
+  dashboard: "/",
+  systems: "/systems",
+  newSystem: "/systems/new",
+  importSystems: "/systems/import",
+  system: (id: string) => `/systems/${id}`,
+  editSystem: (id: string) => `/systems/${id}/edit`,
+  credentials: "/credentials",
+  newCredential: "/credentials/new",
+  editCredential: (id: string) => `/credentials/${id}/edit`,
+  jobs: "/jobs",
+  newJob: "/jobs/new",
+  job: (id: string) => `/jobs/${id}`,
+  audit: "/audit",
+  admin: "/admin",
+  adminUsers: "/admin/users",
+  adminTeams: "/admin/teams",
+  adminGroups: "/admin/groups",
+  adminGrants: "/admin/grants",
+  account: "/account",
+} as const;

@@ -1,0 +1,69 @@
+// The one RTK Query API every generated endpoint is injected into, and the one place that
+// handles authentication: the access token on every request, and on a 401 one transparent
+// refresh (spending the httpOnly cookie) and one retry, or the sign-in page.
+import {
+  createApi,
+  fetchBaseQuery,
+  type BaseQueryFn,
+  type FetchArgs,
+  type FetchBaseQueryError,
+} from "@reduxjs/toolkit/query/react";
+
+import { refreshAccessToken, signedIn, signedOut, type SessionState } from "@/lib/session";
+
+/** Query strings as the API reads them: a list repeats its name (`status=a&status=b`), and
+ * an absent value (undefined, null, "") is left out. */
+export function serializeParams(params: Record<string, unknown>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item === undefined || item === null || item === "") continue;
+      search.append(name, String(item));
+    }
+  }
+  return search.toString();
+}
+
+const rawBaseQuery = fetchBaseQuery({
+  baseUrl: "",
+  credentials: "same-origin",
+  paramsSerializer: serializeParams,
+  prepareHeaders: (headers, { getState }) => {
+    const token = (getState() as { session: SessionState }).session.accessToken;
+    if (token && !headers.has("Authorization")) headers.set("Authorization", `Bearer ${token}`);
+    return headers;
+  },
+});
+
+// Where a 401 means "wrong password" or "no session", not "token expired".
+const NO_RETRY = ["/api/v1/auth/login", "/api/v1/auth/refresh"];
+
+function urlOf(args: string | FetchArgs): string {
+  return typeof args === "string" ? args : args.url;
+}
+
+export const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (
+  args,
+  api,
+  extraOptions,
+) => {
+  let result = await rawBaseQuery(args, api, extraOptions);
+  if (result.error?.status !== 401 || NO_RETRY.some((url) => urlOf(args).startsWith(url))) {
+    return result;
+  }
+  const token = await refreshAccessToken();
+  if (token === null) {
+    api.dispatch(signedOut("expired"));
+    return result;
+  }
+  api.dispatch(signedIn(token));
+  result = await rawBaseQuery(args, api, extraOptions);
+  return result;
+};
+
+export const baseApi = createApi({
+  reducerPath: "api",
+  baseQuery,
+  endpoints: () => ({}),
+  refetchOnReconnect: true,
+});
