@@ -8,7 +8,7 @@ import { preferencesSlice } from "@/lib/preferences";
 import { sessionSlice } from "@/lib/session";
 
 // Endpoints whose success changes nothing another page shows.
-const QUIET = new Set(["login", "refresh", "logout"]);
+const QUIET = new Set(["login", "refresh", "logout", "createTicket", "scanHostKey"]);
 
 // Any change made here can show on any page (a grant changes which systems one sees, a job
 // changes the dashboard and the audit log): after every successful change, every mounted
