@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,16 @@ def _orca(
 
 def test_version() -> None:
     assert _orca(["version"]).stdout.strip() == __version__
+
+
+def test_openapi_prints_the_document_without_any_settings(tmp_path: Path) -> None:
+    """The web console's client is generated from this, on machines with no Orca running."""
+    result = _orca(["openapi"], env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["info"]["title"] == "Orca"
+    assert "/api/v1/jobs/targets/preview" in document["paths"]
+    assert document["paths"]["/api/v1/jobs"]["get"]["operationId"] == "list_jobs"
 
 
 def test_generate_key_makes_a_working_fernet_key() -> None:

@@ -300,7 +300,7 @@ def openapi() -> None:
     from app.main import create_app
 
     # Placeholders: building the app connects to nothing.
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         database_url="postgresql+asyncpg://orca@127.0.0.1/orca",
         redis_url="redis://127.0.0.1:6379/0",
