@@ -37,7 +37,7 @@ try {
     useUnknown: true,
     endpointOverrides: [
       // A POST that changes nothing: the job form asks it as the targets are edited.
-      { pattern: "previewTargets", type: "query", invalidatesTags: [] },
+      { pattern: "previewTargets", type: "query" },
     ],
   });
   const header =

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,9 +40,18 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 Reader = Annotated[Principal, requires(Permission.jobs_read)]
 Runner = Annotated[Principal, requires(Permission.jobs_run)]
 
+def _header_schema(schema: dict[str, Any]) -> None:
+    """An optional header is absent or a string, never null: say so in the OpenAPI document
+    (generated clients would otherwise offer to send `null`)."""
+    choices = [choice for choice in schema.pop("anyOf", []) if choice.get("type") != "null"]
+    if choices:
+        schema.update(choices[0])
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
+        json_schema_extra=_header_schema,
         alias="Idempotency-Key",
         min_length=1,
         max_length=200,

@@ -4,6 +4,7 @@ import useMediaQuery from "@mui/material/useMediaQuery";
 import { useMemo, useState, type ReactNode } from "react";
 import { Provider } from "react-redux";
 
+import { AppGlobalStyles } from "@/app/global-styles";
 import { makeStore, useAppSelector, type AppStore } from "@/lib/store";
 import { makeTheme } from "@/lib/theme";
 
@@ -15,6 +16,7 @@ function Themed({ children }: { children: ReactNode }) {
   return (
     <ThemeProvider theme={theme}>
       <CssBaseline enableColorScheme />
+      <AppGlobalStyles />
       {children}
     </ThemeProvider>
   );

@@ -3,6 +3,7 @@ import { createBrowserRouter, RouterProvider } from "react-router";
 
 import { AppLayout } from "@/app/layout/app-layout";
 import { RequireSession } from "@/features/auth/components/require-session";
+import { LiveProvider } from "@/features/jobs/hooks/use-live";
 
 // Each page is its own chunk, loaded when first visited.
 const page = (load: () => Promise<{ default: React.ComponentType }>) => {
@@ -15,7 +16,9 @@ const router = createBrowserRouter([
   {
     element: (
       <RequireSession>
-        <AppLayout />
+        <LiveProvider>
+          <AppLayout />
+        </LiveProvider>
       </RequireSession>
     ),
     children: [

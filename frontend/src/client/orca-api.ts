@@ -325,7 +325,6 @@ const injectedRtkApi = api
           body: queryArg.targets,
         }),
         providesTags: ["jobs"],
-        invalidatesTags: [],
       }),
       getJob: build.query<GetJobApiResponse, GetJobApiArg>({
         query: (queryArg) => ({
@@ -833,7 +832,7 @@ export type ListJobsApiArg = {
 export type CreateJobApiResponse = /** status 201 Successful Response */ JobOut;
 export type CreateJobApiArg = {
   /** Send the same key with the same body again (a retry after a timeout) and get the job the first request made, not a second job. The same key with another body is refused (409). */
-  "Idempotency-Key"?: string | null;
+  "Idempotency-Key"?: string;
   jobCreate: JobCreate;
 };
 export type PreviewTargetsApiResponse = /** status 200 Successful Response */ TargetPreview;

@@ -112,7 +112,7 @@ export function AuditLog() {
           </>
         )}
         {can("audit:verify") && (
-          <Button variant="contained" disabled={verified.isFetching} onClick={() => void verify(undefined)}>
+          <Button variant="contained" disabled={verified.isFetching} onClick={() => void verify({})}>
             {verified.isFetching ? "Verifying…" : "Verify the chain"}
           </Button>
         )}

@@ -56,7 +56,7 @@ export function CredentialForm({ credential, onDone }: { credential?: Credential
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const values = Object.fromEntries(fields.map((field) => [field.name, secret[field.name] ? secret[field.name] : null]));
+    const values: Record<string, string | null> = Object.fromEntries(fields.map((field) => [field.name, secret[field.name] || null]));
     const result = credential
       ? await update({
           credentialId: credential.id,
