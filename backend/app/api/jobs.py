@@ -40,6 +40,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 Reader = Annotated[Principal, requires(Permission.jobs_read)]
 Runner = Annotated[Principal, requires(Permission.jobs_run)]
 
+
 def _header_schema(schema: dict[str, Any]) -> None:
     """An optional header is absent or a string, never null: say so in the OpenAPI document
     (generated clients would otherwise offer to send `null`)."""
