@@ -3,7 +3,7 @@ import { createBrowserRouter, RouterProvider } from "react-router";
 
 import { AppLayout } from "@/app/layout/app-layout";
 import { RequireSession } from "@/features/auth/components/require-session";
-import { LiveProvider } from "@/features/jobs/hooks/use-live";
+import { LiveProvider } from "@/features/jobs/components/live-provider";
 
 // Each page is its own chunk, loaded when first visited.
 const page = (load: () => Promise<{ default: React.ComponentType }>) => {
@@ -30,7 +30,10 @@ const router = createBrowserRouter([
       { path: "systems/:systemId/edit", element: page(() => import("@/app/routes/systems/edit")) },
       { path: "credentials", element: page(() => import("@/app/routes/credentials/list")) },
       { path: "credentials/new", element: page(() => import("@/app/routes/credentials/edit")) },
-      { path: "credentials/:credentialId/edit", element: page(() => import("@/app/routes/credentials/edit")) },
+      {
+        path: "credentials/:credentialId/edit",
+        element: page(() => import("@/app/routes/credentials/edit")),
+      },
       { path: "jobs", element: page(() => import("@/app/routes/jobs/list")) },
       { path: "jobs/new", element: page(() => import("@/app/routes/jobs/new")) },
       { path: "jobs/:jobId", element: page(() => import("@/app/routes/jobs/detail")) },

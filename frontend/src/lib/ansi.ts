@@ -16,7 +16,8 @@ export type Segment = { text: string; style: Style | null };
 
 // The 16 standard colours as CSS variables, so the theme picks shades readable on its background.
 const BASIC = ["black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"];
-const basic = (index: number, bright: boolean) => `var(--ansi-${bright ? "bright-" : ""}${BASIC[index]})`;
+const basic = (index: number, bright: boolean) =>
+  `var(--ansi-${bright ? "bright-" : ""}${BASIC[index]})`;
 
 function cube(n: number): string {
   if (n < 8) return basic(n, false);
@@ -31,7 +32,15 @@ function cube(n: number): string {
 }
 
 function isEmpty(style: Style): boolean {
-  return !style.fg && !style.bg && !style.bold && !style.dim && !style.italic && !style.underline && !style.inverse;
+  return (
+    !style.fg &&
+    !style.bg &&
+    !style.bold &&
+    !style.dim &&
+    !style.italic &&
+    !style.underline &&
+    !style.inverse
+  );
 }
 
 function apply(style: Style, codes: number[]): Style {
@@ -76,7 +85,10 @@ function apply(style: Style, codes: number[]): Style {
 const ESCAPE = /\x1b\[([0-9;:?]*)([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 
 /** The line's text as segments, starting from `start`; also the style at its end. */
-export function parseLine(text: string, start: Style | null): { segments: Segment[]; end: Style | null } {
+export function parseLine(
+  text: string,
+  start: Style | null,
+): { segments: Segment[]; end: Style | null } {
   // A carriage return redraws the line (progress bars): show what was drawn last.
   const cr = text.lastIndexOf("\r");
   const visible = cr >= 0 ? text.slice(cr + 1) : text;
@@ -90,14 +102,19 @@ export function parseLine(text: string, start: Style | null): { segments: Segmen
   let last = 0;
   ESCAPE.lastIndex = 0;
   for (let match = ESCAPE.exec(visible); match; match = ESCAPE.exec(visible)) {
-    if (match.index > last) segments.push({ text: visible.slice(last, match.index), style: isEmpty(style) ? null : style });
+    if (match.index > last)
+      segments.push({
+        text: visible.slice(last, match.index),
+        style: isEmpty(style) ? null : style,
+      });
     if (match[2] === "m") {
       const codes = (match[1] ?? "").split(/[;:]/).map((part) => (part === "" ? 0 : Number(part)));
       style = apply(style, codes);
     }
     last = ESCAPE.lastIndex;
   }
-  if (last < visible.length) segments.push({ text: visible.slice(last), style: isEmpty(style) ? null : style });
+  if (last < visible.length)
+    segments.push({ text: visible.slice(last), style: isEmpty(style) ? null : style });
   return { segments, end: isEmpty(style) ? null : style };
 }
 
@@ -107,7 +124,11 @@ export function endStyle(text: string, start: Style | null): Style | null {
   let style: Style = start ?? {};
   ESCAPE.lastIndex = 0;
   for (let match = ESCAPE.exec(text); match; match = ESCAPE.exec(text)) {
-    if (match[2] === "m") style = apply(style, (match[1] ?? "").split(/[;:]/).map((part) => (part === "" ? 0 : Number(part))));
+    if (match[2] === "m")
+      style = apply(
+        style,
+        (match[1] ?? "").split(/[;:]/).map((part) => (part === "" ? 0 : Number(part))),
+      );
   }
   return isEmpty(style) ? null : style;
 }

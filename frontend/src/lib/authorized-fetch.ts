@@ -3,7 +3,11 @@
 import { refreshAccessToken, signedIn, signedOut } from "@/lib/session";
 import type { AppStore } from "@/lib/store";
 
-export async function authorizedFetch(store: AppStore, url: string, init: RequestInit = {}): Promise<Response> {
+export async function authorizedFetch(
+  store: AppStore,
+  url: string,
+  init: RequestInit = {},
+): Promise<Response> {
   const attempt = (token: string | null) =>
     fetch(url, {
       ...init,

@@ -15,7 +15,11 @@ export function when(iso: string | null | undefined): string {
   return iso ? absolute.format(new Date(iso)) : "—";
 }
 
-export function duration(start: string | null | undefined, end: string | null | undefined, now: number = Date.now()): string {
+export function duration(
+  start: string | null | undefined,
+  end: string | null | undefined,
+  now: number = Date.now(),
+): string {
   if (!start) return "—";
   const ms = (end ? new Date(end).getTime() : now) - new Date(start).getTime();
   if (ms < 1000) return `${Math.max(0, ms)} ms`;

@@ -26,16 +26,49 @@ export type ExecutionEvent = {
   output_dropped_bytes: number;
   cancel_requested: boolean;
 };
-export type JobEvent = { type: "job"; job_id: string; seq: number; status: string; counts?: Record<string, number>; cancel_requested: boolean; finished_at: string | null };
-export type OutputEvent = { type: "output"; job_id: string; execution_id: string; seq: number; stream: "stdout" | "stderr"; data: string };
-export type GapEvent = { type: "output.gap"; job_id: string; execution_id: string; from_seq: number; to_seq: number; message: string };
+export type JobEvent = {
+  type: "job";
+  job_id: string;
+  seq: number;
+  status: string;
+  counts?: Record<string, number>;
+  cancel_requested: boolean;
+  finished_at: string | null;
+};
+export type OutputEvent = {
+  type: "output";
+  job_id: string;
+  execution_id: string;
+  seq: number;
+  stream: "stdout" | "stderr";
+  data: string;
+};
+export type GapEvent = {
+  type: "output.gap";
+  job_id: string;
+  execution_id: string;
+  from_seq: number;
+  to_seq: number;
+  message: string;
+};
 export type CaughtUpEvent = { type: "caught_up"; job_id: string; execution_id?: string };
-export type LiveEvent = ExecutionEvent | JobEvent | OutputEvent | GapEvent | CaughtUpEvent | { type: string; [key: string]: unknown };
+export type LiveEvent =
+  | ExecutionEvent
+  | JobEvent
+  | OutputEvent
+  | GapEvent
+  | CaughtUpEvent
+  | { type: string; [key: string]: unknown };
 
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 
 type JobWatch = { kind: "job"; jobId: string; listener: (event: LiveEvent) => void };
-type OutputWatch = { kind: "output"; executionId: string; lastSeq: () => number; listener: (event: LiveEvent) => void };
+type OutputWatch = {
+  kind: "output";
+  executionId: string;
+  lastSeq: () => number;
+  listener: (event: LiveEvent) => void;
+};
 type Watch = JobWatch | OutputWatch;
 
 const MAX_BACKOFF_MS = 15000;
@@ -60,7 +93,11 @@ export class LiveClient {
   }
 
   /** One execution's output (and state), resumed after `lastSeq()` on every (re)connect. */
-  watchOutput(executionId: string, lastSeq: () => number, listener: (event: LiveEvent) => void): () => void {
+  watchOutput(
+    executionId: string,
+    lastSeq: () => number,
+    listener: (event: LiveEvent) => void,
+  ): () => void {
     return this.add({ kind: "output", executionId, lastSeq, listener });
   }
 
@@ -87,7 +124,11 @@ export class LiveClient {
       this.watches.delete(watch);
       const stillWanted = [...this.watches].some((other) => sameTarget(other, watch));
       if (!stillWanted && this.socket?.readyState === WebSocket.OPEN) {
-        this.send(watch.kind === "job" ? { op: "unsubscribe", job_id: watch.jobId } : { op: "unsubscribe", execution_id: watch.executionId });
+        this.send(
+          watch.kind === "job"
+            ? { op: "unsubscribe", job_id: watch.jobId }
+            : { op: "unsubscribe", execution_id: watch.executionId },
+        );
       }
     };
   }
@@ -153,7 +194,9 @@ export class LiveClient {
   private retry() {
     this.attempts += 1;
     this.setState("reconnecting");
-    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.attempts - 1, 5)) * (0.75 + Math.random() * 0.5);
+    const delay =
+      Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.attempts - 1, 5)) *
+      (0.75 + Math.random() * 0.5);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.connect(), delay);
   }
@@ -178,6 +221,10 @@ function sameTarget(a: Watch, b: Watch): boolean {
 
 function concerns(watch: Watch, event: LiveEvent): boolean {
   const record = event as { job_id?: unknown; execution_id?: unknown };
-  if (watch.kind === "job") return record.job_id === watch.jobId && (event.type === "job" || event.type === "execution" || event.type === "caught_up");
+  if (watch.kind === "job")
+    return (
+      record.job_id === watch.jobId &&
+      (event.type === "job" || event.type === "execution" || event.type === "caught_up")
+    );
   return record.execution_id === watch.executionId;
 }

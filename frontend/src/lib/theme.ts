@@ -28,7 +28,10 @@ export function makeTheme(mode: "light" | "dark"): Theme {
     },
     components: {
       MuiButton: { defaultProps: { disableElevation: true } },
-      MuiPaper: { defaultProps: { elevation: 0 }, styleOverrides: { root: { backgroundImage: "none" } } },
+      MuiPaper: {
+        defaultProps: { elevation: 0 },
+        styleOverrides: { root: { backgroundImage: "none" } },
+      },
       MuiCard: {
         defaultProps: { variant: "outlined" },
       },

@@ -40,7 +40,13 @@ import { useAppDispatch, useAppSelector } from "@/lib/store";
 
 const DRAWER = 220;
 
-type NavItem = { to: string; label: string; icon: ReactNode; permission?: string; match: (path: string) => boolean };
+type NavItem = {
+  to: string;
+  label: string;
+  icon: ReactNode;
+  permission?: string;
+  match: (path: string) => boolean;
+};
 
 const NAV: NavItem[] = [
   { to: paths.dashboard, label: "Dashboard", icon: <Dashboard />, match: (p) => p === "/" },
@@ -53,11 +59,27 @@ const NAV: NavItem[] = [
     permission: "credentials:read",
     match: (p) => p.startsWith("/credentials"),
   },
-  { to: paths.audit, label: "Audit log", icon: <ReceiptLong />, permission: "audit:read", match: (p) => p.startsWith("/audit") },
-  { to: paths.adminUsers, label: "Admin", icon: <AdminPanelSettings />, permission: "users:read", match: (p) => p.startsWith("/admin") },
+  {
+    to: paths.audit,
+    label: "Audit log",
+    icon: <ReceiptLong />,
+    permission: "audit:read",
+    match: (p) => p.startsWith("/audit"),
+  },
+  {
+    to: paths.adminUsers,
+    label: "Admin",
+    icon: <AdminPanelSettings />,
+    permission: "users:read",
+    match: (p) => p.startsWith("/admin"),
+  },
 ];
 
-const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = { system: "light", light: "dark", dark: "system" };
+const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = {
+  system: "light",
+  light: "dark",
+  dark: "system",
+};
 const THEME_LABEL: Record<ThemeChoice, string> = {
   system: "Theme: follows the system",
   light: "Theme: light",
@@ -112,7 +134,14 @@ export function AppLayout() {
     </Box>
   );
 
-  const themeIcon = themeChoice === "dark" ? <Brightness4 /> : themeChoice === "light" ? <Brightness7 /> : <BrightnessAuto />;
+  const themeIcon =
+    themeChoice === "dark" ? (
+      <Brightness4 />
+    ) : themeChoice === "light" ? (
+      <Brightness7 />
+    ) : (
+      <BrightnessAuto />
+    );
 
   return (
     <Box sx={{ display: "flex", minHeight: "100vh" }}>
@@ -122,7 +151,13 @@ export function AppLayout() {
       <AppBar position="fixed" color="primary" sx={{ zIndex: theme.zIndex.drawer + 1 }}>
         <Toolbar>
           {!wide && (
-            <IconButton color="inherit" edge="start" aria-label="Open navigation" onClick={() => setDrawerOpen(true)} sx={{ mr: 1 }}>
+            <IconButton
+              color="inherit"
+              edge="start"
+              aria-label="Open navigation"
+              onClick={() => setDrawerOpen(true)}
+              sx={{ mr: 1 }}
+            >
               <MenuIcon />
             </IconButton>
           )}
@@ -135,17 +170,30 @@ export function AppLayout() {
             Orca
           </Typography>
           <Tooltip title={`${THEME_LABEL[themeChoice]} (click to change)`}>
-            <IconButton color="inherit" aria-label={THEME_LABEL[themeChoice]} onClick={() => dispatch(themeChosen(NEXT_THEME[themeChoice]))}>
+            <IconButton
+              color="inherit"
+              aria-label={THEME_LABEL[themeChoice]}
+              onClick={() => dispatch(themeChosen(NEXT_THEME[themeChoice]))}
+            >
               {themeIcon}
             </IconButton>
           </Tooltip>
           <Tooltip title="Keyboard shortcuts (?)">
-            <IconButton color="inherit" aria-label="Keyboard shortcuts" onClick={() => setHelpOpen(true)}>
+            <IconButton
+              color="inherit"
+              aria-label="Keyboard shortcuts"
+              onClick={() => setHelpOpen(true)}
+            >
               <Keyboard />
             </IconButton>
           </Tooltip>
           <Tooltip title={me ? `${me.username} (${me.role})` : "Account"}>
-            <IconButton color="inherit" aria-label="Account menu" aria-haspopup="menu" onClick={(event) => setUserMenu(event.currentTarget)}>
+            <IconButton
+              color="inherit"
+              aria-label="Account menu"
+              aria-haspopup="menu"
+              onClick={(event) => setUserMenu(event.currentTarget)}
+            >
               <AccountCircle />
             </IconButton>
           </Tooltip>
@@ -176,15 +224,32 @@ export function AppLayout() {
         </Toolbar>
       </AppBar>
       {wide ? (
-        <Drawer variant="permanent" sx={{ width: DRAWER, flexShrink: 0, "& .MuiDrawer-paper": { width: DRAWER, boxSizing: "border-box" } }}>
+        <Drawer
+          variant="permanent"
+          sx={{
+            width: DRAWER,
+            flexShrink: 0,
+            "& .MuiDrawer-paper": { width: DRAWER, boxSizing: "border-box" },
+          }}
+        >
           {nav}
         </Drawer>
       ) : (
-        <Drawer variant="temporary" open={drawerOpen} onClose={() => setDrawerOpen(false)} sx={{ "& .MuiDrawer-paper": { width: DRAWER } }}>
+        <Drawer
+          variant="temporary"
+          open={drawerOpen}
+          onClose={() => setDrawerOpen(false)}
+          sx={{ "& .MuiDrawer-paper": { width: DRAWER } }}
+        >
           {nav}
         </Drawer>
       )}
-      <Box component="main" id="main" tabIndex={-1} sx={{ flexGrow: 1, minWidth: 0, p: { xs: 1.5, sm: 3 }, outline: "none" }}>
+      <Box
+        component="main"
+        id="main"
+        tabIndex={-1}
+        sx={{ flexGrow: 1, minWidth: 0, p: { xs: 1.5, sm: 3 }, outline: "none" }}
+      >
         <Toolbar />
         <Suspense fallback={<PageLoading />}>
           <Outlet />

@@ -8,7 +8,15 @@ import TableRow from "@mui/material/TableRow";
 
 import type { Shortcut } from "@/hooks/use-shortcuts";
 
-export function ShortcutsDialog({ open, onClose, shortcuts }: { open: boolean; onClose: () => void; shortcuts: Shortcut[] }) {
+export function ShortcutsDialog({
+  open,
+  onClose,
+  shortcuts,
+}: {
+  open: boolean;
+  onClose: () => void;
+  shortcuts: Shortcut[];
+}) {
   return (
     <Dialog open={open} onClose={onClose} aria-labelledby="shortcuts-title">
       <DialogTitle id="shortcuts-title">Keyboard shortcuts</DialogTitle>

@@ -27,7 +27,9 @@ export default function AccountRoute() {
   async function submit(event: FormEvent) {
     event.preventDefault();
     setDone(false);
-    const result = await change({ changePasswordRequest: { current_password: current, new_password: next } });
+    const result = await change({
+      changePasswordRequest: { current_password: current, new_password: next },
+    });
     if ("data" in result && result.data) {
       // Every other session ended; this one continues on the fresh pair.
       dispatch(signedIn(result.data.access_token));
@@ -39,15 +41,45 @@ export default function AccountRoute() {
 
   return (
     <>
-      <PageHeader title="Your account" subtitle={me ? `${me.username} · ${me.role}${me.teams.length ? ` · teams: ${me.teams.map((team) => team.name).join(", ")}` : ""}` : undefined} />
+      <PageHeader
+        title="Your account"
+        subtitle={
+          me
+            ? `${me.username} · ${me.role}${me.teams.length ? ` · teams: ${me.teams.map((team) => team.name).join(", ")}` : ""}`
+            : undefined
+        }
+      />
       <Card sx={{ maxWidth: 480 }}>
         <CardContent>
           <Box component="form" onSubmit={submit} noValidate>
             <Stack spacing={2}>
-              {done && <Alert severity="success">Password changed. Every other session of yours has ended.</Alert>}
+              {done && (
+                <Alert severity="success">
+                  Password changed. Every other session of yours has ended.
+                </Alert>
+              )}
               <ProblemAlert error={error} title="Not changed" />
-              <TextField label="Current password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} error={Boolean(fieldMessage(problem, "current_password"))} helperText={fieldMessage(problem, "current_password")} />
-              <TextField label="New password" type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} error={Boolean(fieldMessage(problem, "new_password"))} helperText={fieldMessage(problem, "new_password") ?? "At least 12 characters, not a common one."} />
+              <TextField
+                label="Current password"
+                type="password"
+                autoComplete="current-password"
+                value={current}
+                onChange={(e) => setCurrent(e.target.value)}
+                error={Boolean(fieldMessage(problem, "current_password"))}
+                helperText={fieldMessage(problem, "current_password")}
+              />
+              <TextField
+                label="New password"
+                type="password"
+                autoComplete="new-password"
+                value={next}
+                onChange={(e) => setNext(e.target.value)}
+                error={Boolean(fieldMessage(problem, "new_password"))}
+                helperText={
+                  fieldMessage(problem, "new_password") ??
+                  "At least 12 characters, not a common one."
+                }
+              />
               <Box>
                 <Button type="submit" variant="contained" disabled={isLoading || !current || !next}>
                   Change password

@@ -23,9 +23,17 @@ export default function AdminRoute() {
   const current = section as keyof typeof SECTIONS;
   return (
     <>
-      <PageHeader title="Administration" subtitle="Who may sign in, the teams they belong to, and what each team may reach." />
+      <PageHeader
+        title="Administration"
+        subtitle="Who may sign in, the teams they belong to, and what each team may reach."
+      />
       <Box sx={{ borderBottom: 1, borderColor: "divider", mb: 2 }}>
-        <Tabs value={current} variant="scrollable" allowScrollButtonsMobile aria-label="Administration sections">
+        <Tabs
+          value={current}
+          variant="scrollable"
+          allowScrollButtonsMobile
+          aria-label="Administration sections"
+        >
           {Object.entries(SECTIONS).map(([key, item]) => (
             <Tab key={key} value={key} label={item.label} component={RouterLink} to={item.to} />
           ))}

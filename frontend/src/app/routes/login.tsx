@@ -19,7 +19,13 @@ export default function LoginRoute() {
   return (
     <Box
       component="main"
-      sx={{ minHeight: "100vh", display: "grid", placeItems: "center", p: 2, bgcolor: "background.default" }}
+      sx={{
+        minHeight: "100vh",
+        display: "grid",
+        placeItems: "center",
+        p: 2,
+        bgcolor: "background.default",
+      }}
     >
       <LoginForm onSignedIn={() => navigate(next, { replace: true })} />
     </Box>

@@ -5,7 +5,13 @@ import type { FetchBaseQueryError } from "@reduxjs/toolkit/query";
 import { problemOf } from "@/lib/errors";
 
 /** A failed API call, in the API's own words, with each offending field. */
-export function ProblemAlert({ error, title }: { error: FetchBaseQueryError | SerializedError | undefined; title?: string }) {
+export function ProblemAlert({
+  error,
+  title,
+}: {
+  error: FetchBaseQueryError | SerializedError | undefined;
+  title?: string;
+}) {
   const problem = problemOf(error);
   if (!problem) return null;
   return (

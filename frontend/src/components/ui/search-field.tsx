@@ -4,7 +4,17 @@ import TextField from "@mui/material/TextField";
 import { useEffect, useState } from "react";
 
 /** A search box that reports its value after typing pauses; `/` focuses it. */
-export function SearchField({ value, onChange, label = "Search", delay = 300 }: { value: string; onChange: (value: string) => void; label?: string; delay?: number }) {
+export function SearchField({
+  value,
+  onChange,
+  label = "Search",
+  delay = 300,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  label?: string;
+  delay?: number;
+}) {
   const [text, setText] = useState(value);
   useEffect(() => setText(value), [value]);
   useEffect(() => {

@@ -1,5 +1,7 @@
 import Chip, { type ChipProps } from "@mui/material/Chip";
 
+import { label } from "@/lib/states";
+
 type Colour = ChipProps["color"];
 
 const STATUS: Record<string, Colour> = {
@@ -35,18 +37,34 @@ const HEALTH_LABEL: Record<string, string> = {
   error: "error",
 };
 
-export function label(value: string): string {
-  return value.replace(/_/g, " ");
-}
-
 /** An execution's or job's status. */
-export function StatusChip({ status, size = "small" }: { status: string; size?: ChipProps["size"] }) {
+export function StatusChip({
+  status,
+  size = "small",
+}: {
+  status: string;
+  size?: ChipProps["size"];
+}) {
   const colour = STATUS[status] ?? "default";
-  return <Chip size={size} color={colour} variant={colour === "default" ? "outlined" : "filled"} label={label(status)} data-status={status} />;
+  return (
+    <Chip
+      size={size}
+      color={colour}
+      variant={colour === "default" ? "outlined" : "filled"}
+      label={label(status)}
+      data-status={status}
+    />
+  );
 }
 
 /** A system's health. */
-export function HealthChip({ health, size = "small" }: { health: string; size?: ChipProps["size"] }) {
+export function HealthChip({
+  health,
+  size = "small",
+}: {
+  health: string;
+  size?: ChipProps["size"];
+}) {
   const colour = HEALTH[health] ?? "default";
   return (
     <Chip
@@ -58,7 +76,3 @@ export function HealthChip({ health, size = "small" }: { health: string; size?: 
     />
   );
 }
-
-export const HEALTH_STATES = Object.keys(HEALTH);
-export const EXECUTION_STATES = Object.keys(STATUS);
-export const TERMINAL_STATES = new Set(["succeeded", "failed", "timed_out", "error", "cancelled"]);

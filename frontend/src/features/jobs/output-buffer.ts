@@ -42,7 +42,12 @@ export class OutputBuffer {
   /** Output the server dropped past the execution's cap: say so where it was. */
   gap(fromSeq: number, toSeq: number, message: string) {
     this.lastSeq = Math.max(this.lastSeq, toSeq);
-    this.lines.push({ stream: "gap", text: `… ${message} (chunks ${fromSeq}–${toSeq}) …`, start: null, open: false });
+    this.lines.push({
+      stream: "gap",
+      text: `… ${message} (chunks ${fromSeq}–${toSeq}) …`,
+      start: null,
+      open: false,
+    });
     this.open = { stdout: null, stderr: null };
     this.version += 1;
   }

@@ -10,7 +10,10 @@ import { CredentialForm } from "@/features/credentials/components/credential-for
 export default function EditCredentialRoute() {
   const { credentialId } = useParams();
   const navigate = useNavigate();
-  const { data, error, isLoading } = useGetCredentialQuery({ credentialId: credentialId ?? "" }, { skip: !credentialId });
+  const { data, error, isLoading } = useGetCredentialQuery(
+    { credentialId: credentialId ?? "" },
+    { skip: !credentialId },
+  );
   const done = () => navigate(paths.credentials);
   if (!credentialId) {
     return (

@@ -11,7 +11,10 @@ export default function JobRoute() {
   const [poll, setPoll] = useState(0);
   const { data, error, isLoading } = useGetJobQuery({ jobId }, { pollingInterval: poll });
   // While the job runs, its own record (threshold reached, cancelling) is refreshed now and then.
-  useEffect(() => setPoll(data && (data.status === "pending" || data.status === "running") ? 5000 : 0), [data]);
+  useEffect(
+    () => setPoll(data && (data.status === "pending" || data.status === "running") ? 5000 : 0),
+    [data],
+  );
   if (isLoading) return <PageLoading />;
   return (
     <>

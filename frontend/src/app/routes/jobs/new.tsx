@@ -15,9 +15,16 @@ export default function NewJobRoute() {
   if (from && source.isLoading) return <PageLoading />;
   return (
     <>
-      <PageHeader title={from ? "Duplicate a job" : "New job"} subtitle="One execution per system, each with its own status and output." />
+      <PageHeader
+        title={from ? "Duplicate a job" : "New job"}
+        subtitle="One execution per system, each with its own status and output."
+      />
       <ProblemAlert error={source.error} title="Could not load the job to copy" />
-      <JobForm key={source.data?.id ?? "new"} from={source.data} onCreated={(job) => navigate(paths.job(job.id))} />
+      <JobForm
+        key={source.data?.id ?? "new"}
+        from={source.data}
+        onCreated={(job) => navigate(paths.job(job.id))}
+      />
     </>
   );
 }

@@ -10,12 +10,18 @@ import { SystemForm } from "@/features/systems/components/system-form";
 export default function EditSystemRoute() {
   const { systemId } = useParams();
   const navigate = useNavigate();
-  const { data, error, isLoading } = useGetSystemQuery({ systemId: systemId ?? "" }, { skip: !systemId });
+  const { data, error, isLoading } = useGetSystemQuery(
+    { systemId: systemId ?? "" },
+    { skip: !systemId },
+  );
   const saved = (id: string) => navigate(paths.system(id));
   if (!systemId) {
     return (
       <>
-        <PageHeader title="Add a system" subtitle="A Linux machine over SSH, a Windows machine over WinRM, or this host." />
+        <PageHeader
+          title="Add a system"
+          subtitle="A Linux machine over SSH, a Windows machine over WinRM, or this host."
+        />
         <SystemForm onSaved={(system) => saved(system.id)} />
       </>
     );

@@ -42,7 +42,11 @@ export function GrantsPanel() {
   const [create, created] = useCreateGrantMutation();
   const [update, updated] = useUpdateGrantMutation();
   const [remove, removed] = useDeleteGrantMutation();
-  const [draft, setDraft] = useState<{ team: string; group: string; level: GrantLevel }>({ team: "", group: "", level: "view" });
+  const [draft, setDraft] = useState<{ team: string; group: string; level: GrantLevel }>({
+    team: "",
+    group: "",
+    level: "view",
+  });
   const teamName = new Map((teams.data?.items ?? []).map((team) => [team.id, team.name]));
   const groupName = new Map((groups.data?.items ?? []).map((group) => [group.id, group.name]));
 
@@ -55,21 +59,39 @@ export function GrantsPanel() {
             Grant access
           </Typography>
           <Box sx={{ display: "flex", flexWrap: "wrap", gap: 1.5, alignItems: "center" }}>
-            <TextField select label="Team" value={draft.team} onChange={(e) => setDraft({ ...draft, team: e.target.value })} sx={{ minWidth: 180 }}>
+            <TextField
+              select
+              label="Team"
+              value={draft.team}
+              onChange={(e) => setDraft({ ...draft, team: e.target.value })}
+              sx={{ minWidth: 180 }}
+            >
               {(teams.data?.items ?? []).map((team) => (
                 <MenuItem key={team.id} value={team.id}>
                   {team.name}
                 </MenuItem>
               ))}
             </TextField>
-            <TextField select label="Level" value={draft.level} onChange={(e) => setDraft({ ...draft, level: e.target.value as GrantLevel })} sx={{ minWidth: 260 }}>
+            <TextField
+              select
+              label="Level"
+              value={draft.level}
+              onChange={(e) => setDraft({ ...draft, level: e.target.value as GrantLevel })}
+              sx={{ minWidth: 260 }}
+            >
               {LEVELS.map((level) => (
                 <MenuItem key={level.value} value={level.value}>
                   {level.text}
                 </MenuItem>
               ))}
             </TextField>
-            <TextField select label="Group" value={draft.group} onChange={(e) => setDraft({ ...draft, group: e.target.value })} sx={{ minWidth: 180 }}>
+            <TextField
+              select
+              label="Group"
+              value={draft.group}
+              onChange={(e) => setDraft({ ...draft, group: e.target.value })}
+              sx={{ minWidth: 180 }}
+            >
               {(groups.data?.items ?? []).map((group) => (
                 <MenuItem key={group.id} value={group.id}>
                   {group.name}
@@ -79,7 +101,11 @@ export function GrantsPanel() {
             <Button
               variant="contained"
               disabled={!draft.team || !draft.group || created.isLoading}
-              onClick={() => void create({ grantCreate: { team_id: draft.team, group_id: draft.group, level: draft.level } })}
+              onClick={() =>
+                void create({
+                  grantCreate: { team_id: draft.team, group_id: draft.group, level: draft.level },
+                })
+              }
             >
               Grant
             </Button>
@@ -107,7 +133,12 @@ export function GrantsPanel() {
                         select
                         variant="standard"
                         value={grant.level}
-                        onChange={(e) => void update({ grantId: grant.id, grantUpdate: { level: e.target.value as GrantLevel } })}
+                        onChange={(e) =>
+                          void update({
+                            grantId: grant.id,
+                            grantUpdate: { level: e.target.value as GrantLevel },
+                          })
+                        }
                         slotProps={{ htmlInput: { "aria-label": "Level" } }}
                       >
                         {LEVELS.map((level) => (
@@ -123,7 +154,10 @@ export function GrantsPanel() {
                   <TableCell>{groupName.get(grant.group_id) ?? grant.group_id}</TableCell>
                   {manage && (
                     <TableCell>
-                      <IconButton aria-label="Remove this grant" onClick={() => void remove({ grantId: grant.id })}>
+                      <IconButton
+                        aria-label="Remove this grant"
+                        onClick={() => void remove({ grantId: grant.id })}
+                      >
                         <Delete />
                       </IconButton>
                     </TableCell>

@@ -17,7 +17,10 @@ export function GroupsPanel() {
   const [selected, setSelected] = useState<Named | null>(null);
   const [search, setSearch] = useState("");
   const groups = useListGroupsQuery({ limit: 500 });
-  const members = useListGroupSystemsQuery({ groupId: selected?.id ?? "", limit: 500 }, { skip: !selected });
+  const members = useListGroupSystemsQuery(
+    { groupId: selected?.id ?? "", limit: 500 },
+    { skip: !selected },
+  );
   const systems = useListSystemsQuery({ q: search || undefined, limit: 20 });
   const [create] = useCreateGroupMutation();
   const [remove, removed] = useDeleteGroupMutation();
@@ -39,10 +42,17 @@ export function GroupsPanel() {
         void remove({ groupId: group.id });
       }}
       members={(members.data?.items ?? []).map((system) => ({ id: system.id, label: system.name }))}
-      candidates={(systems.data?.items ?? []).map((system) => ({ id: system.id, label: system.name }))}
+      candidates={(systems.data?.items ?? []).map((system) => ({
+        id: system.id,
+        label: system.name,
+      }))}
       onSearchCandidates={setSearch}
-      onAddMembers={(ids) => selected && void add({ groupId: selected.id, systemsAdd: { system_ids: ids } })}
-      onRemoveMember={(member) => selected && void drop({ groupId: selected.id, systemId: member.id })}
+      onAddMembers={(ids) =>
+        selected && void add({ groupId: selected.id, systemsAdd: { system_ids: ids } })
+      }
+      onRemoveMember={(member) =>
+        selected && void drop({ groupId: selected.id, systemId: member.id })
+      }
       selected={selected}
       onSelect={setSelected}
     />

@@ -89,14 +89,21 @@ export function NamedPanel({
                 disablePadding
                 secondaryAction={
                   manage && (
-                    <IconButton edge="end" aria-label={`Delete ${item.name}`} onClick={() => setDeleting(item)}>
+                    <IconButton
+                      edge="end"
+                      aria-label={`Delete ${item.name}`}
+                      onClick={() => setDeleting(item)}
+                    >
                       <Delete />
                     </IconButton>
                   )
                 }
               >
                 <ListItemButton selected={selected?.id === item.id} onClick={() => onSelect(item)}>
-                  <ListItemText primary={item.name} secondary={`${item.count ?? 0} ${memberNoun}(s)${item.description ? ` · ${item.description}` : ""}`} />
+                  <ListItemText
+                    primary={item.name}
+                    secondary={`${item.count ?? 0} ${memberNoun}(s)${item.description ? ` · ${item.description}` : ""}`}
+                  />
                 </ListItemButton>
               </ListItem>
             ))}
@@ -118,7 +125,9 @@ export function NamedPanel({
                 <Box sx={{ display: "flex", gap: 1, alignItems: "flex-start" }}>
                   <Autocomplete
                     multiple
-                    options={candidates.filter((candidate) => !members.some((member) => member.id === candidate.id))}
+                    options={candidates.filter(
+                      (candidate) => !members.some((member) => member.id === candidate.id),
+                    )}
                     getOptionLabel={(option) => option.label}
                     isOptionEqualToValue={(a, b) => a.id === b.id}
                     value={adding}
@@ -141,7 +150,11 @@ export function NamedPanel({
               )}
               <Box sx={{ display: "flex", flexWrap: "wrap", gap: 1 }}>
                 {members.map((member) => (
-                  <Chip key={member.id} label={member.label} onDelete={manage ? () => onRemoveMember(member) : undefined} />
+                  <Chip
+                    key={member.id}
+                    label={member.label}
+                    onDelete={manage ? () => onRemoveMember(member) : undefined}
+                  />
                 ))}
                 {members.length === 0 && (
                   <Typography variant="body2" color="text.secondary">
@@ -151,17 +164,34 @@ export function NamedPanel({
               </Box>
             </Stack>
           ) : (
-            <Typography color="text.secondary">Pick a {noun.toLowerCase()} to see its {memberNoun}s.</Typography>
+            <Typography color="text.secondary">
+              Pick a {noun.toLowerCase()} to see its {memberNoun}s.
+            </Typography>
           )}
         </Paper>
       </Box>
-      <Dialog open={creating} onClose={() => setCreating(false)} aria-labelledby="create-title" fullWidth maxWidth="xs">
+      <Dialog
+        open={creating}
+        onClose={() => setCreating(false)}
+        aria-labelledby="create-title"
+        fullWidth
+        maxWidth="xs"
+      >
         <DialogTitle id="create-title">New {noun.toLowerCase()}</DialogTitle>
         <DialogContent>
           <Stack spacing={2} sx={{ mt: 1 }}>
             <ProblemAlert error={createError} />
-            <TextField label="Name" autoFocus value={name} onChange={(e) => setName(e.target.value)} />
-            <TextField label="Description" value={description} onChange={(e) => setDescription(e.target.value)} />
+            <TextField
+              label="Name"
+              autoFocus
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
+            <TextField
+              label="Description"
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+            />
           </Stack>
         </DialogContent>
         <DialogActions>
@@ -183,7 +213,14 @@ export function NamedPanel({
           </Button>
         </DialogActions>
       </Dialog>
-      <ConfirmDialog open={deleting !== null} title={`Delete ${deleting?.name ?? ""}?`} confirm="Delete" danger onClose={() => setDeleting(null)} onConfirm={() => deleting && onDelete(deleting)}>
+      <ConfirmDialog
+        open={deleting !== null}
+        title={`Delete ${deleting?.name ?? ""}?`}
+        confirm="Delete"
+        danger
+        onClose={() => setDeleting(null)}
+        onConfirm={() => deleting && onDelete(deleting)}
+      >
         Grants on it go with it.
       </ConfirmDialog>
     </>

@@ -17,7 +17,10 @@ export function TeamsPanel() {
   const [selected, setSelected] = useState<Named | null>(null);
   const [search, setSearch] = useState("");
   const teams = useListTeamsQuery({ limit: 500 });
-  const members = useListMembersQuery({ teamId: selected?.id ?? "", limit: 500 }, { skip: !selected });
+  const members = useListMembersQuery(
+    { teamId: selected?.id ?? "", limit: 500 },
+    { skip: !selected },
+  );
   const users = useListUsersQuery({ q: search || undefined, limit: 20 });
   const [create] = useCreateTeamMutation();
   const [remove, removed] = useDeleteTeamMutation();
@@ -38,10 +41,18 @@ export function TeamsPanel() {
         if (selected?.id === team.id) setSelected(null);
         void remove({ teamId: team.id });
       }}
-      members={(members.data?.items ?? []).map((user) => ({ id: user.id, label: `${user.username} (${user.role})` }))}
-      candidates={(users.data?.items ?? []).map((user) => ({ id: user.id, label: `${user.username} (${user.role})` }))}
+      members={(members.data?.items ?? []).map((user) => ({
+        id: user.id,
+        label: `${user.username} (${user.role})`,
+      }))}
+      candidates={(users.data?.items ?? []).map((user) => ({
+        id: user.id,
+        label: `${user.username} (${user.role})`,
+      }))}
       onSearchCandidates={setSearch}
-      onAddMembers={(ids) => selected && void add({ teamId: selected.id, membersAdd: { user_ids: ids } })}
+      onAddMembers={(ids) =>
+        selected && void add({ teamId: selected.id, membersAdd: { user_ids: ids } })
+      }
       onRemoveMember={(member) => selected && void drop({ teamId: selected.id, userId: member.id })}
       selected={selected}
       onSelect={setSelected}

@@ -17,7 +17,14 @@ import TableRow from "@mui/material/TableRow";
 import TextField from "@mui/material/TextField";
 import { useEffect, useState } from "react";
 
-import { useCreateUserMutation, useListUsersQuery, useResetPasswordMutation, useUpdateUserMutation, type Role, type UserOut } from "@/client/orca-api";
+import {
+  useCreateUserMutation,
+  useListUsersQuery,
+  useResetPasswordMutation,
+  useUpdateUserMutation,
+  type Role,
+  type UserOut,
+} from "@/client/orca-api";
 import { Pager } from "@/components/ui/pager";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { SearchField } from "@/components/ui/search-field";
@@ -29,15 +36,35 @@ import { MONO } from "@/lib/theme";
 
 const ROLES: Role[] = ["admin", "operator", "viewer", "auditor"];
 
-function OneTimePassword({ username, password, onClose }: { username: string; password: string | null; onClose: () => void }) {
+function OneTimePassword({
+  username,
+  password,
+  onClose,
+}: {
+  username: string;
+  password: string | null;
+  onClose: () => void;
+}) {
   return (
     <Dialog open={password !== null} onClose={onClose} aria-labelledby="password-title">
       <DialogTitle id="password-title">Password for {username}</DialogTitle>
       <DialogContent>
         <Alert severity="warning" sx={{ mb: 2 }}>
-          This is the only time it is shown. Hand it over safely; it can be reset later, never read again.
+          This is the only time it is shown. Hand it over safely; it can be reset later, never read
+          again.
         </Alert>
-        <Box component="code" data-testid="one-time-password" sx={{ display: "block", p: 1.5, bgcolor: "action.hover", borderRadius: 1, fontFamily: MONO, fontSize: 16 }}>
+        <Box
+          component="code"
+          data-testid="one-time-password"
+          sx={{
+            display: "block",
+            p: 1.5,
+            bgcolor: "action.hover",
+            borderRadius: 1,
+            fontFamily: MONO,
+            fontSize: 16,
+          }}
+        >
           {password}
         </Box>
       </DialogContent>
@@ -64,21 +91,30 @@ export function UsersPanel() {
   const [resetPassword, resetDone] = useResetPasswordMutation();
   const [dialog, setDialog] = useState(false);
   const [draft, setDraft] = useState({ username: "", role: "operator" as Role, email: "" });
-  const [shown, setShown] = useState<{ username: string; password: string | null }>({ username: "", password: null });
+  const [shown, setShown] = useState<{ username: string; password: string | null }>({
+    username: "",
+    password: null,
+  });
   const problem = problemOf(created.error);
 
   async function add() {
-    const result = await create({ userCreate: { username: draft.username, role: draft.role, email: draft.email || null } });
+    const result = await create({
+      userCreate: { username: draft.username, role: draft.role, email: draft.email || null },
+    });
     if ("data" in result && result.data) {
       setDialog(false);
       setDraft({ username: "", role: "operator", email: "" });
-      setShown({ username: result.data.username, password: result.data.generated_password ?? null });
+      setShown({
+        username: result.data.username,
+        password: result.data.generated_password ?? null,
+      });
     }
   }
 
   async function newPassword(user: UserOut) {
     const result = await resetPassword({ userId: user.id, body: {} });
-    if ("data" in result && result.data) setShown({ username: user.username, password: result.data.generated_password ?? null });
+    if ("data" in result && result.data)
+      setShown({ username: user.username, password: result.data.generated_password ?? null });
   }
 
   return (
@@ -101,7 +137,9 @@ export function UsersPanel() {
                 <TableCell>Username</TableCell>
                 <TableCell>Role</TableCell>
                 <TableCell>Status</TableCell>
-                <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>Last sign-in</TableCell>
+                <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>
+                  Last sign-in
+                </TableCell>
                 {manage && <TableCell>Actions</TableCell>}
               </TableRow>
             </TableHead>
@@ -114,7 +152,12 @@ export function UsersPanel() {
                       <TextField
                         select
                         value={user.role}
-                        onChange={(e) => void update({ userId: user.id, userUpdate: { role: e.target.value as Role } })}
+                        onChange={(e) =>
+                          void update({
+                            userId: user.id,
+                            userUpdate: { role: e.target.value as Role },
+                          })
+                        }
                         slotProps={{ htmlInput: { "aria-label": `Role of ${user.username}` } }}
                         variant="standard"
                       >
@@ -129,12 +172,22 @@ export function UsersPanel() {
                     )}
                   </TableCell>
                   <TableCell>{user.is_active ? "active" : "deactivated"}</TableCell>
-                  <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>{ago(user.last_login_at)}</TableCell>
+                  <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>
+                    {ago(user.last_login_at)}
+                  </TableCell>
                   {manage && (
                     <TableCell>
                       {user.id !== me?.id && (
                         <Stack direction="row" spacing={1}>
-                          <Button size="small" onClick={() => void update({ userId: user.id, userUpdate: { is_active: !user.is_active } })}>
+                          <Button
+                            size="small"
+                            onClick={() =>
+                              void update({
+                                userId: user.id,
+                                userUpdate: { is_active: !user.is_active },
+                              })
+                            }
+                          >
                             {user.is_active ? "Deactivate" : "Reactivate"}
                           </Button>
                           <Button size="small" onClick={() => void newPassword(user)}>
@@ -150,31 +203,68 @@ export function UsersPanel() {
           </Table>
         </TableContainer>
       </Paper>
-      <Pager page={pages.page} shown={data?.items.length ?? 0} total={data?.total} hasNext={Boolean(data?.next_cursor)} onPrevious={pages.previous} onNext={() => pages.next(data?.next_cursor)} />
-      <Dialog open={dialog} onClose={() => setDialog(false)} aria-labelledby="add-user-title" fullWidth maxWidth="xs">
+      <Pager
+        page={pages.page}
+        shown={data?.items.length ?? 0}
+        total={data?.total}
+        hasNext={Boolean(data?.next_cursor)}
+        onPrevious={pages.previous}
+        onNext={() => pages.next(data?.next_cursor)}
+      />
+      <Dialog
+        open={dialog}
+        onClose={() => setDialog(false)}
+        aria-labelledby="add-user-title"
+        fullWidth
+        maxWidth="xs"
+      >
         <DialogTitle id="add-user-title">Add a user</DialogTitle>
         <DialogContent>
           <Stack spacing={2} sx={{ mt: 1 }}>
             <ProblemAlert error={created.error} />
-            <TextField label="Username" autoFocus value={draft.username} onChange={(e) => setDraft({ ...draft, username: e.target.value })} error={Boolean(fieldMessage(problem, "username"))} helperText={fieldMessage(problem, "username")} />
-            <TextField select label="Role" value={draft.role} onChange={(e) => setDraft({ ...draft, role: e.target.value as Role })}>
+            <TextField
+              label="Username"
+              autoFocus
+              value={draft.username}
+              onChange={(e) => setDraft({ ...draft, username: e.target.value })}
+              error={Boolean(fieldMessage(problem, "username"))}
+              helperText={fieldMessage(problem, "username")}
+            />
+            <TextField
+              select
+              label="Role"
+              value={draft.role}
+              onChange={(e) => setDraft({ ...draft, role: e.target.value as Role })}
+            >
               {ROLES.map((role) => (
                 <MenuItem key={role} value={role}>
                   {role}
                 </MenuItem>
               ))}
             </TextField>
-            <TextField label="Email (optional)" value={draft.email} onChange={(e) => setDraft({ ...draft, email: e.target.value })} />
+            <TextField
+              label="Email (optional)"
+              value={draft.email}
+              onChange={(e) => setDraft({ ...draft, email: e.target.value })}
+            />
           </Stack>
         </DialogContent>
         <DialogActions>
           <Button onClick={() => setDialog(false)}>Cancel</Button>
-          <Button variant="contained" onClick={() => void add()} disabled={!draft.username || created.isLoading}>
+          <Button
+            variant="contained"
+            onClick={() => void add()}
+            disabled={!draft.username || created.isLoading}
+          >
             Add user
           </Button>
         </DialogActions>
       </Dialog>
-      <OneTimePassword username={shown.username} password={shown.password} onClose={() => setShown({ username: "", password: null })} />
+      <OneTimePassword
+        username={shown.username}
+        password={shown.password}
+        onClose={() => setShown({ username: "", password: null })}
+      />
     </>
   );
 }

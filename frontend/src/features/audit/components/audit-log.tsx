@@ -17,7 +17,11 @@ import { Fragment, useEffect, useState } from "react";
 import { useStore } from "react-redux";
 import { useSearchParams } from "react-router";
 
-import { useLazyVerifyAuditChainQuery, useListAuditEventsQuery, type AuditOutcome } from "@/client/orca-api";
+import {
+  useLazyVerifyAuditChainQuery,
+  useListAuditEventsQuery,
+  type AuditOutcome,
+} from "@/client/orca-api";
 import { Pager } from "@/components/ui/pager";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { SearchField } from "@/components/ui/search-field";
@@ -29,8 +33,12 @@ import { when } from "@/lib/format";
 import type { AppStore } from "@/lib/store";
 import { MONO } from "@/lib/theme";
 
-const OUTCOME_COLOUR: Record<string, "success" | "error" | "warning" | "default"> = { success: "success", failure: "error", denied: "warning" };
-const FILTERS = ["q", "actor", "action", "target_type", "outcome", "since", "until"] as const;
+const OUTCOME_COLOUR: Record<string, "success" | "error" | "warning" | "default"> = {
+  success: "success",
+  failure: "error",
+  denied: "warning",
+};
+type Filter = "q" | "actor" | "action" | "target_type" | "outcome" | "since" | "until";
 
 function iso(local: string): string | undefined {
   // datetime-local has no zone: it is the browser's local time.
@@ -39,7 +47,7 @@ function iso(local: string): string | undefined {
 
 export function AuditLog() {
   const [search, setSearch] = useSearchParams();
-  const value = (name: (typeof FILTERS)[number]) => search.get(name) ?? "";
+  const value = (name: Filter) => search.get(name) ?? "";
   const filters = {
     q: value("q") || undefined,
     actor: value("actor") || undefined,
@@ -50,7 +58,11 @@ export function AuditLog() {
     until: iso(value("until")),
   };
   const pages = useCursorPagesReset(search.toString());
-  const { data, error, isFetching } = useListAuditEventsQuery({ ...filters, limit: 100, cursor: pages.cursor });
+  const { data, error, isFetching } = useListAuditEventsQuery({
+    ...filters,
+    limit: 100,
+    cursor: pages.cursor,
+  });
   const [verify, verified] = useLazyVerifyAuditChainQuery();
   const [open, setOpen] = useState<string | null>(null);
   const [exporting, setExporting] = useState(false);
@@ -86,19 +98,53 @@ export function AuditLog() {
 
   return (
     <>
-      <Box sx={{ display: "flex", flexWrap: "wrap", gap: 1.5, mb: 2 }} role="search" aria-label="Filter the audit log">
-        <SearchField value={value("q")} onChange={(text) => set("q", text)} label="Search details" />
+      <Box
+        sx={{ display: "flex", flexWrap: "wrap", gap: 1.5, mb: 2 }}
+        role="search"
+        aria-label="Filter the audit log"
+      >
+        <SearchField
+          value={value("q")}
+          onChange={(text) => set("q", text)}
+          label="Search details"
+        />
         <SearchField value={value("actor")} onChange={(text) => set("actor", text)} label="Actor" />
-        <SearchField value={value("action")} onChange={(text) => set("action", text)} label="Action (auth.*)" />
-        <SearchField value={value("target_type")} onChange={(text) => set("target_type", text)} label="Resource type" />
-        <TextField select label="Outcome" value={value("outcome")} onChange={(e) => set("outcome", e.target.value)} sx={{ minWidth: 130 }}>
+        <SearchField
+          value={value("action")}
+          onChange={(text) => set("action", text)}
+          label="Action (auth.*)"
+        />
+        <SearchField
+          value={value("target_type")}
+          onChange={(text) => set("target_type", text)}
+          label="Resource type"
+        />
+        <TextField
+          select
+          label="Outcome"
+          value={value("outcome")}
+          onChange={(e) => set("outcome", e.target.value)}
+          sx={{ minWidth: 130 }}
+        >
           <MenuItem value="">Any</MenuItem>
           <MenuItem value="success">success</MenuItem>
           <MenuItem value="failure">failure</MenuItem>
           <MenuItem value="denied">denied</MenuItem>
         </TextField>
-        <TextField label="From" type="datetime-local" value={value("since")} onChange={(e) => set("since", e.target.value)} slotProps={{ inputLabel: { shrink: true } }} />
-        <TextField label="Until" type="datetime-local" value={value("until")} onChange={(e) => set("until", e.target.value)} slotProps={{ inputLabel: { shrink: true } }} />
+        <TextField
+          label="From"
+          type="datetime-local"
+          value={value("since")}
+          onChange={(e) => set("since", e.target.value)}
+          slotProps={{ inputLabel: { shrink: true } }}
+        />
+        <TextField
+          label="Until"
+          type="datetime-local"
+          value={value("until")}
+          onChange={(e) => set("until", e.target.value)}
+          slotProps={{ inputLabel: { shrink: true } }}
+        />
       </Box>
       <Box sx={{ display: "flex", flexWrap: "wrap", gap: 1, mb: 2 }}>
         {can("audit:export") && (
@@ -112,14 +158,23 @@ export function AuditLog() {
           </>
         )}
         {can("audit:verify") && (
-          <Button variant="contained" disabled={verified.isFetching} onClick={() => void verify({})}>
+          <Button
+            variant="contained"
+            disabled={verified.isFetching}
+            onClick={() => void verify({})}
+          >
             {verified.isFetching ? "Verifying…" : "Verify the chain"}
           </Button>
         )}
       </Box>
       <ProblemAlert error={verified.error} title="Could not verify" />
       {verified.data && !verified.isFetching && (
-        <Alert severity={verified.data.ok ? "success" : "error"} sx={{ mb: 2 }} role="status" data-testid="verify-result">
+        <Alert
+          severity={verified.data.ok ? "success" : "error"}
+          sx={{ mb: 2 }}
+          role="status"
+          data-testid="verify-result"
+        >
           {verified.data.ok
             ? `The chain is intact: ${verified.data.rows_checked} rows checked, head #${verified.data.head_seq} (${verified.data.head_hash.slice(0, 16)}…).`
             : `The chain is broken at row #${verified.data.broken_at_seq}: ${verified.data.problem ?? "hash mismatch"}.`}
@@ -142,23 +197,59 @@ export function AuditLog() {
             <TableBody>
               {data?.items.map((event) => (
                 <Fragment key={event.id}>
-                  <TableRow hover onClick={() => setOpen(open === event.id ? null : event.id)} sx={{ cursor: "pointer" }} aria-expanded={open === event.id}>
+                  <TableRow
+                    hover
+                    onClick={() => setOpen(open === event.id ? null : event.id)}
+                    sx={{ cursor: "pointer" }}
+                    aria-expanded={open === event.id}
+                  >
                     <TableCell sx={{ fontVariantNumeric: "tabular-nums" }}>{event.seq}</TableCell>
                     <TableCell sx={{ whiteSpace: "nowrap" }}>{when(event.occurred_at)}</TableCell>
                     <TableCell>{event.actor_username ?? "system"}</TableCell>
                     <TableCell sx={{ fontFamily: MONO, fontSize: 13 }}>{event.action}</TableCell>
                     <TableCell sx={{ display: { xs: "none", md: "table-cell" }, fontSize: 13 }}>
-                      {event.target_type ? `${event.target_type} ${event.target_id?.slice(0, 8) ?? ""}` : "—"}
+                      {event.target_type
+                        ? `${event.target_type} ${event.target_id?.slice(0, 8) ?? ""}`
+                        : "—"}
                     </TableCell>
                     <TableCell>
-                      <Chip size="small" label={event.outcome} color={OUTCOME_COLOUR[event.outcome] ?? "default"} variant="outlined" />
+                      <Chip
+                        size="small"
+                        label={event.outcome}
+                        color={OUTCOME_COLOUR[event.outcome] ?? "default"}
+                        variant="outlined"
+                      />
                     </TableCell>
                   </TableRow>
                   <TableRow>
-                    <TableCell colSpan={6} sx={{ p: 0, borderBottom: open === event.id ? undefined : "none" }}>
+                    <TableCell
+                      colSpan={6}
+                      sx={{ p: 0, borderBottom: open === event.id ? undefined : "none" }}
+                    >
                       <Collapse in={open === event.id} unmountOnExit>
-                        <Box component="pre" sx={{ m: 0, p: 2, fontFamily: MONO, fontSize: 12, overflow: "auto", bgcolor: "action.hover" }}>
-                          {JSON.stringify({ details: event.details, client_ip: event.client_ip, user_agent: event.user_agent, request_id: event.request_id, target_id: event.target_id, row_hash: event.row_hash }, null, 2)}
+                        <Box
+                          component="pre"
+                          sx={{
+                            m: 0,
+                            p: 2,
+                            fontFamily: MONO,
+                            fontSize: 12,
+                            overflow: "auto",
+                            bgcolor: "action.hover",
+                          }}
+                        >
+                          {JSON.stringify(
+                            {
+                              details: event.details,
+                              client_ip: event.client_ip,
+                              user_agent: event.user_agent,
+                              request_id: event.request_id,
+                              target_id: event.target_id,
+                              row_hash: event.row_hash,
+                            },
+                            null,
+                            2,
+                          )}
                         </Box>
                       </Collapse>
                     </TableCell>
@@ -178,11 +269,17 @@ export function AuditLog() {
           </Table>
         </TableContainer>
       </Paper>
-      <Pager page={pages.page} shown={data?.items.length ?? 0} total={data?.total} hasNext={Boolean(data?.next_cursor)} onPrevious={pages.previous} onNext={() => pages.next(data?.next_cursor)} />
+      <Pager
+        page={pages.page}
+        shown={data?.items.length ?? 0}
+        total={data?.total}
+        hasNext={Boolean(data?.next_cursor)}
+        onPrevious={pages.previous}
+        onNext={() => pages.next(data?.next_cursor)}
+      />
     </>
   );
 }
-
 
 function useCursorPagesReset(key: string) {
   const pages = useCursorPages();

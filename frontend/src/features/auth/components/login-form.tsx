@@ -46,7 +46,11 @@ export function LoginForm({ onSignedIn }: { onSignedIn: () => void }) {
             {reason && !problem && <Alert severity="info">{REASONS[reason] ?? reason}</Alert>}
             {problem && (
               <Alert severity="error" role="alert">
-                {problem.status === 429 ? problem.message : problem.status === 401 ? "Wrong username or password." : problem.message}
+                {problem.status === 429
+                  ? problem.message
+                  : problem.status === 401
+                    ? "Wrong username or password."
+                    : problem.message}
               </Alert>
             )}
             <TextField
@@ -67,7 +71,12 @@ export function LoginForm({ onSignedIn }: { onSignedIn: () => void }) {
               value={password}
               onChange={(event) => setPassword(event.target.value)}
             />
-            <Button type="submit" variant="contained" size="large" disabled={isLoading || !username || !password}>
+            <Button
+              type="submit"
+              variant="contained"
+              size="large"
+              disabled={isLoading || !username || !password}
+            >
               {isLoading ? "Signing in…" : "Sign in"}
             </Button>
           </Stack>

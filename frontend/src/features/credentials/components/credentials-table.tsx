@@ -26,7 +26,11 @@ export function CredentialsTable() {
   const { reset } = pages;
   useEffect(reset, [q, reset]);
   const { can } = usePermissions();
-  const { data, error } = useListCredentialsQuery({ limit: 50, cursor: pages.cursor, q: q || undefined });
+  const { data, error } = useListCredentialsQuery({
+    limit: 50,
+    cursor: pages.cursor,
+    q: q || undefined,
+  });
   return (
     <>
       <SearchField value={q} onChange={setQ} label="Search credentials" />
@@ -40,7 +44,9 @@ export function CredentialsTable() {
                 <TableCell>Kind</TableCell>
                 <TableCell>Username</TableCell>
                 <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>Systems</TableCell>
-                <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>Key fingerprint</TableCell>
+                <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>
+                  Key fingerprint
+                </TableCell>
                 <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>Changed</TableCell>
               </TableRow>
             </TableHead>
@@ -49,7 +55,11 @@ export function CredentialsTable() {
                 <TableRow key={credential.id} hover>
                   <TableCell>
                     {can("credentials:manage") ? (
-                      <Link component={RouterLink} to={paths.editCredential(credential.id)} underline="hover">
+                      <Link
+                        component={RouterLink}
+                        to={paths.editCredential(credential.id)}
+                        underline="hover"
+                      >
                         {credential.name}
                       </Link>
                     ) : (
@@ -58,9 +68,21 @@ export function CredentialsTable() {
                   </TableCell>
                   <TableCell>{credential.kind}</TableCell>
                   <TableCell sx={{ fontFamily: MONO }}>{credential.username}</TableCell>
-                  <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>{credential.system_count ?? 0}</TableCell>
-                  <TableCell sx={{ display: { xs: "none", md: "table-cell" }, fontFamily: MONO, fontSize: 12 }}>{credential.public_key_fingerprint ?? "—"}</TableCell>
-                  <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>{ago(credential.updated_at)}</TableCell>
+                  <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>
+                    {credential.system_count ?? 0}
+                  </TableCell>
+                  <TableCell
+                    sx={{
+                      display: { xs: "none", md: "table-cell" },
+                      fontFamily: MONO,
+                      fontSize: 12,
+                    }}
+                  >
+                    {credential.public_key_fingerprint ?? "—"}
+                  </TableCell>
+                  <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>
+                    {ago(credential.updated_at)}
+                  </TableCell>
                 </TableRow>
               ))}
               {data?.items.length === 0 && (
@@ -76,7 +98,14 @@ export function CredentialsTable() {
           </Table>
         </TableContainer>
       </Paper>
-      <Pager page={pages.page} shown={data?.items.length ?? 0} total={data?.total} hasNext={Boolean(data?.next_cursor)} onPrevious={pages.previous} onNext={() => pages.next(data?.next_cursor)} />
+      <Pager
+        page={pages.page}
+        shown={data?.items.length ?? 0}
+        total={data?.total}
+        hasNext={Boolean(data?.next_cursor)}
+        onPrevious={pages.previous}
+        onNext={() => pages.next(data?.next_cursor)}
+      />
     </>
   );
 }

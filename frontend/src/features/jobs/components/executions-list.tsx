@@ -9,7 +9,8 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useMemo, useRef, useState } from "react";
 
 import type { ExecutionOut } from "@/client/orca-api";
-import { EXECUTION_STATES, StatusChip, TERMINAL_STATES, label } from "@/components/ui/status-chip";
+import { StatusChip } from "@/components/ui/status-chip";
+import { EXECUTION_STATES, TERMINAL_STATES, label } from "@/lib/states";
 import { duration } from "@/lib/format";
 
 const ROW = 56;
@@ -17,7 +18,8 @@ const ROW = 56;
 function detail(execution: ExecutionOut): string {
   if (execution.waiting) return execution.waiting.message;
   if (execution.error) return execution.error.message ?? execution.error.code;
-  if (execution.exit_code !== null && execution.exit_code !== undefined) return `exit ${execution.exit_code}${execution.signal ? ` (${execution.signal})` : ""}`;
+  if (execution.exit_code !== null && execution.exit_code !== undefined)
+    return `exit ${execution.exit_code}${execution.signal ? ` (${execution.signal})` : ""}`;
   if (execution.status === "running") return `running for ${duration(execution.started_at, null)}`;
   return "";
 }
@@ -41,19 +43,38 @@ export function ExecutionsList({
   const scroller = useRef<HTMLDivElement>(null);
   const counts = useMemo(() => {
     const byStatus: Record<string, number> = {};
-    for (const execution of executions) byStatus[execution.status] = (byStatus[execution.status] ?? 0) + 1;
+    for (const execution of executions)
+      byStatus[execution.status] = (byStatus[execution.status] ?? 0) + 1;
     return byStatus;
   }, [executions]);
   const rows = useMemo(() => {
     const needle = find.trim().toLowerCase();
-    return executions.filter((execution) => (!status || execution.status === status) && (!needle || execution.system_name.toLowerCase().includes(needle)));
+    return executions.filter(
+      (execution) =>
+        (!status || execution.status === status) &&
+        (!needle || execution.system_name.toLowerCase().includes(needle)),
+    );
   }, [executions, status, find]);
-  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 10 });
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW,
+    overscan: 10,
+  });
 
   return (
     <Box sx={{ display: "flex", flexDirection: "column", minHeight: 0, height: "100%" }}>
-      <Box sx={{ display: "flex", flexWrap: "wrap", gap: 0.75, mb: 1 }} role="group" aria-label="Filter by state">
-        <Chip label={`all ${executions.length}`} size="small" color={status === null ? "primary" : "default"} onClick={() => setStatus(null)} />
+      <Box
+        sx={{ display: "flex", flexWrap: "wrap", gap: 0.75, mb: 1 }}
+        role="group"
+        aria-label="Filter by state"
+      >
+        <Chip
+          label={`all ${executions.length}`}
+          size="small"
+          color={status === null ? "primary" : "default"}
+          onClick={() => setStatus(null)}
+        />
         {EXECUTION_STATES.filter((state) => counts[state]).map((state) => (
           <Chip
             key={state}
@@ -65,8 +86,26 @@ export function ExecutionsList({
           />
         ))}
       </Box>
-      <TextField label="Find a system" value={find} onChange={(event) => setFind(event.target.value)} sx={{ mb: 1 }} />
-      <Box ref={scroller} sx={{ flexGrow: 1, minHeight: 200, overflow: "auto", border: 1, borderColor: "divider", borderRadius: 1 }} role="listbox" aria-label="Systems of this job" data-rows={rows.length}>
+      <TextField
+        label="Find a system"
+        value={find}
+        onChange={(event) => setFind(event.target.value)}
+        sx={{ mb: 1 }}
+      />
+      <Box
+        ref={scroller}
+        sx={{
+          flexGrow: 1,
+          minHeight: 200,
+          overflow: "auto",
+          border: 1,
+          borderColor: "divider",
+          borderRadius: 1,
+        }}
+        role="listbox"
+        aria-label="Systems of this job"
+        data-rows={rows.length}
+      >
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {virtualizer.getVirtualItems().map((item) => {
             const execution = rows[item.index];
@@ -103,7 +142,11 @@ export function ExecutionsList({
                   borderColor: "divider",
                   bgcolor: execution.id === selected ? "action.selected" : undefined,
                   "&:hover": { bgcolor: "action.hover" },
-                  "&:focus-visible": { outline: 2, outlineColor: "primary.main", outlineOffset: -2 },
+                  "&:focus-visible": {
+                    outline: 2,
+                    outlineColor: "primary.main",
+                    outlineOffset: -2,
+                  },
                 }}
               >
                 <StatusChip status={execution.status} />
@@ -115,8 +158,14 @@ export function ExecutionsList({
                     {detail(execution)}
                   </Typography>
                 </Box>
-                <Typography variant="body2" color="text.secondary" sx={{ display: { xs: "none", sm: "block" }, fontVariantNumeric: "tabular-nums" }}>
-                  {execution.started_at ? duration(execution.started_at, execution.finished_at) : ""}
+                <Typography
+                  variant="body2"
+                  color="text.secondary"
+                  sx={{ display: { xs: "none", sm: "block" }, fontVariantNumeric: "tabular-nums" }}
+                >
+                  {execution.started_at
+                    ? duration(execution.started_at, execution.finished_at)
+                    : ""}
                 </Typography>
                 {canCancel && active && !execution.cancel_requested_at && (
                   <Tooltip title={`Cancel on ${execution.system_name}`}>

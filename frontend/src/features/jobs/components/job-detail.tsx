@@ -21,7 +21,8 @@ import {
 import { ConfirmDialog } from "@/components/ui/confirm-dialog";
 import { PageHeader } from "@/components/ui/page-header";
 import { ProblemAlert } from "@/components/ui/problem-alert";
-import { StatusChip, TERMINAL_STATES } from "@/components/ui/status-chip";
+import { StatusChip } from "@/components/ui/status-chip";
+import { TERMINAL_STATES } from "@/lib/states";
 import { paths } from "@/config/paths";
 import { usePermissions } from "@/hooks/use-permissions";
 import { authorizedFetch, saveResponse } from "@/lib/authorized-fetch";
@@ -77,7 +78,8 @@ export function JobDetail({ job }: { job: JobOut }) {
 
   const counts = useMemo(() => {
     const byStatus: Record<string, number> = {};
-    for (const execution of executions) byStatus[execution.status] = (byStatus[execution.status] ?? 0) + 1;
+    for (const execution of executions)
+      byStatus[execution.status] = (byStatus[execution.status] ?? 0) + 1;
     return byStatus;
   }, [executions]);
   const done = executions.filter((execution) => TERMINAL_STATES.has(execution.status)).length;
@@ -86,7 +88,10 @@ export function JobDetail({ job }: { job: JobOut }) {
   const onlyMine = me && job.created_by_id === me.id;
 
   async function download(execution: ExecutionOut) {
-    const response = await authorizedFetch(store, `/api/v1/executions/${execution.id}/output/raw?stream=${stream}`);
+    const response = await authorizedFetch(
+      store,
+      `/api/v1/executions/${execution.id}/output/raw?stream=${stream}`,
+    );
     if (response.ok) await saveResponse(response, `${execution.system_name}-${stream}.log`);
   }
 
@@ -101,7 +106,8 @@ export function JobDetail({ job }: { job: JobOut }) {
         title={job.name}
         subtitle={
           <>
-            {job.created_by_username ?? "?"} · {ago(job.created_at)} · {job.target_count} system(s) · shell {job.shell ?? "each system's default"} · timeout {job.timeout_seconds} s
+            {job.created_by_username ?? "?"} · {ago(job.created_at)} · {job.target_count} system(s)
+            · shell {job.shell ?? "each system's default"} · timeout {job.timeout_seconds} s
             {job.source_job_id && " · a rerun"}
           </>
         }
@@ -109,17 +115,30 @@ export function JobDetail({ job }: { job: JobOut }) {
           mayControl && (
             <>
               {active && (
-                <Button color="error" variant="outlined" onClick={() => setConfirmCancel(true)} disabled={cancelled.isLoading || Boolean(job.cancel_requested_at)}>
+                <Button
+                  color="error"
+                  variant="outlined"
+                  onClick={() => setConfirmCancel(true)}
+                  disabled={cancelled.isLoading || Boolean(job.cancel_requested_at)}
+                >
                   Cancel job
                 </Button>
               )}
               {!active && failedCount > 0 && (
-                <Button variant="contained" onClick={() => void rerunWith("failed")} disabled={rerunning.isLoading}>
+                <Button
+                  variant="contained"
+                  onClick={() => void rerunWith("failed")}
+                  disabled={rerunning.isLoading}
+                >
                   Rerun failed ({failedCount})
                 </Button>
               )}
               {!active && (
-                <Button variant="outlined" onClick={() => void rerunWith("all")} disabled={rerunning.isLoading}>
+                <Button
+                  variant="outlined"
+                  onClick={() => void rerunWith("all")}
+                  disabled={rerunning.isLoading}
+                >
                   Rerun all
                 </Button>
               )}
@@ -134,14 +153,20 @@ export function JobDetail({ job }: { job: JobOut }) {
       <ProblemAlert error={error as never} title="Could not load the executions" />
       {connection === "reconnecting" && (
         <Alert severity="warning" sx={{ mb: 2 }}>
-          The live connection dropped; reconnecting. Nothing is lost: output resumes where it stopped.
+          The live connection dropped; reconnecting. Nothing is lost: output resumes where it
+          stopped.
         </Alert>
       )}
-      {!onlyMine && !can("audit:read") && me?.role !== "admin" && job.target_count > executions.length && loaded && (
-        <Alert severity="info" sx={{ mb: 2 }}>
-          You see {executions.length} of this job's {job.target_count} systems: the others are beyond your grants.
-        </Alert>
-      )}
+      {!onlyMine &&
+        !can("audit:read") &&
+        me?.role !== "admin" &&
+        job.target_count > executions.length &&
+        loaded && (
+          <Alert severity="info" sx={{ mb: 2 }}>
+            You see {executions.length} of this job's {job.target_count} systems: the others are
+            beyond your grants.
+          </Alert>
+        )}
       <Card sx={{ mb: 2 }}>
         <CardContent>
           <Box sx={{ display: "flex", flexWrap: "wrap", alignItems: "center", gap: 1.5, mb: 1.5 }}>
@@ -153,16 +178,44 @@ export function JobDetail({ job }: { job: JobOut }) {
               {counts.cancelled ? ` · ${counts.cancelled} cancelled` : ""}
               {counts.running ? ` · ${counts.running} running` : ""}
             </Typography>
-            {job.threshold_reached_at && <Chip size="small" color="warning" label="failure threshold reached: no new systems started" />}
+            {job.threshold_reached_at && (
+              <Chip
+                size="small"
+                color="warning"
+                label="failure threshold reached: no new systems started"
+              />
+            )}
             {job.cancel_requested_at && active && <Chip size="small" label="cancelling" />}
             <Box sx={{ flexGrow: 1 }} />
-            <Button size="small" onClick={() => setShowCommand(!showCommand)} aria-expanded={showCommand}>
+            <Button
+              size="small"
+              onClick={() => setShowCommand(!showCommand)}
+              aria-expanded={showCommand}
+            >
               {showCommand ? "Hide" : "Show"} {job.script ? "script" : "command"}
             </Button>
           </Box>
-          <LinearProgress variant="determinate" value={executions.length ? (100 * done) / executions.length : 0} aria-label="Progress" sx={{ mb: 1.5, height: 6, borderRadius: 3 }} />
+          <LinearProgress
+            variant="determinate"
+            value={executions.length ? (100 * done) / executions.length : 0}
+            aria-label="Progress"
+            sx={{ mb: 1.5, height: 6, borderRadius: 3 }}
+          />
           <Collapse in={showCommand}>
-            <Box component="pre" sx={{ fontFamily: MONO, fontSize: 13, p: 1.5, bgcolor: "action.hover", borderRadius: 1, overflow: "auto", maxHeight: 300, m: 0, mb: 1.5 }}>
+            <Box
+              component="pre"
+              sx={{
+                fontFamily: MONO,
+                fontSize: 13,
+                p: 1.5,
+                bgcolor: "action.hover",
+                borderRadius: 1,
+                overflow: "auto",
+                maxHeight: 300,
+                m: 0,
+                mb: 1.5,
+              }}
+            >
               {job.script ?? job.command}
             </Box>
             {job.environment_keys.length > 0 && (
@@ -174,7 +227,15 @@ export function JobDetail({ job }: { job: JobOut }) {
           <StatusGrid executions={executions} selected={selectedId} onSelect={select} />
         </CardContent>
       </Card>
-      <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", lg: "minmax(300px, 2fr) 3fr" }, height: { lg: "calc(100vh - 120px)" }, minHeight: 480 }}>
+      <Box
+        sx={{
+          display: "grid",
+          gap: 2,
+          gridTemplateColumns: { xs: "1fr", lg: "minmax(300px, 2fr) 3fr" },
+          height: { lg: "calc(100vh - 120px)" },
+          minHeight: 480,
+        }}
+      >
         <Card sx={{ display: "flex", minHeight: { xs: 360, lg: 0 } }}>
           <CardContent sx={{ flexGrow: 1, display: "flex", flexDirection: "column", minHeight: 0 }}>
             <Typography variant="h2" component="h2" gutterBottom>
@@ -193,28 +254,38 @@ export function JobDetail({ job }: { job: JobOut }) {
           <CardContent sx={{ flexGrow: 1, display: "flex", flexDirection: "column", minHeight: 0 }}>
             {selected ? (
               <>
-                <Box sx={{ display: "flex", flexWrap: "wrap", alignItems: "center", gap: 1, mb: 1 }}>
+                <Box
+                  sx={{ display: "flex", flexWrap: "wrap", alignItems: "center", gap: 1, mb: 1 }}
+                >
                   <Typography variant="h2" component="h2" sx={{ mr: 1 }}>
                     {selected.system_name}
                   </Typography>
                   <StatusChip status={selected.status} />
                   <Typography variant="body2" color="text.secondary">
                     {selected.exit_code !== null ? `exit ${selected.exit_code} · ` : ""}
-                    {selected.started_at ? duration(selected.started_at, selected.finished_at) : "not started"}
+                    {selected.started_at
+                      ? duration(selected.started_at, selected.finished_at)
+                      : "not started"}
                     {selected.output.bytes ? ` · ${bytes(selected.output.bytes)}` : ""}
                     {selected.attempt > 1 ? ` · attempt ${selected.attempt}` : ""}
                   </Typography>
                 </Box>
-                {selected.waiting && <Alert severity="info" sx={{ mb: 1 }}>Waiting: {selected.waiting.message}</Alert>}
+                {selected.waiting && (
+                  <Alert severity="info" sx={{ mb: 1 }}>
+                    Waiting: {selected.waiting.message}
+                  </Alert>
+                )}
                 {selected.error && (
                   <Alert severity="error" sx={{ mb: 1 }}>
                     {selected.error.code}
-                    {selected.error.reason ? ` (${selected.error.reason})` : ""}: {selected.error.message}
+                    {selected.error.reason ? ` (${selected.error.reason})` : ""}:{" "}
+                    {selected.error.message}
                   </Alert>
                 )}
                 {selected.output.truncated && (
                   <Alert severity="warning" sx={{ mb: 1 }}>
-                    Output passed the cap: {bytes(selected.output.dropped_bytes)} in the middle were dropped; the start and the end are kept.
+                    Output passed the cap: {bytes(selected.output.dropped_bytes)} in the middle were
+                    dropped; the start and the end are kept.
                   </Alert>
                 )}
                 <OutputViewer
@@ -228,7 +299,9 @@ export function JobDetail({ job }: { job: JobOut }) {
                 />
               </>
             ) : (
-              <Typography color="text.secondary">{loaded ? "Pick a system to see its output." : "Loading…"}</Typography>
+              <Typography color="text.secondary">
+                {loaded ? "Pick a system to see its output." : "Loading…"}
+              </Typography>
             )}
           </CardContent>
         </Card>

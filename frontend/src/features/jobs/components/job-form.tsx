@@ -16,14 +16,19 @@ import { PageLoading } from "@/components/ui/page-loading";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { fieldMessage, problemOf } from "@/lib/errors";
 import { MONO } from "@/lib/theme";
-import { TargetPicker, toTargets, type TargetDraft } from "@/features/jobs/components/target-picker";
+import { TargetPicker } from "@/features/jobs/components/target-picker";
+import { toTargets, type TargetDraft } from "@/features/jobs/targets";
 
 const ScriptEditor = lazy(() => import("@/features/jobs/components/script-editor"));
 
 type Threshold = "none" | "count" | "percent";
 
 function draftFrom(job?: JobOut): TargetDraft {
-  const targets = (job?.targets ?? {}) as { systems?: string[]; groups?: string[]; labels?: Record<string, string>[] };
+  const targets = (job?.targets ?? {}) as {
+    systems?: string[];
+    groups?: string[];
+    labels?: Record<string, string>[];
+  };
   return {
     systems: targets.systems ?? [],
     groups: targets.groups ?? [],
@@ -59,10 +64,20 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
   const [timeout, setTimeout_] = useState(String(from?.timeout_seconds ?? 3600));
   const [priority, setPriority] = useState(String(from?.priority ?? 5));
   const [concurrency, setConcurrency] = useState(from?.concurrency ? String(from.concurrency) : "");
-  const [threshold, setThreshold] = useState<Threshold>(from?.failure_threshold?.count ? "count" : from?.failure_threshold?.percent ? "percent" : "none");
-  const [thresholdValue, setThresholdValue] = useState(String(from?.failure_threshold?.count ?? from?.failure_threshold?.percent ?? ""));
+  const [threshold, setThreshold] = useState<Threshold>(
+    from?.failure_threshold?.count
+      ? "count"
+      : from?.failure_threshold?.percent
+        ? "percent"
+        : "none",
+  );
+  const [thresholdValue, setThresholdValue] = useState(
+    String(from?.failure_threshold?.count ?? from?.failure_threshold?.percent ?? ""),
+  );
   const [workingDirectory, setWorkingDirectory] = useState(from?.working_directory ?? "");
-  const [environment, setEnvironment] = useState(from ? from.environment_keys.map((key) => `${key}=`).join("\n") : "");
+  const [environment, setEnvironment] = useState(
+    from ? from.environment_keys.map((key) => `${key}=`).join("\n") : "",
+  );
   const [localError, setLocalError] = useState<string>();
   // One key per form: a double-click or a retry after a timeout makes one job, not two.
   const [idempotencyKey] = useState(() => crypto.randomUUID());
@@ -83,7 +98,8 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
       timeout_seconds: Number(timeout),
       priority: Number(priority),
       concurrency: concurrency ? Number(concurrency) : null,
-      failure_threshold: threshold === "none" || !thresholdValue ? null : { [threshold]: Number(thresholdValue) },
+      failure_threshold:
+        threshold === "none" || !thresholdValue ? null : { [threshold]: Number(thresholdValue) },
       working_directory: workingDirectory.trim() || null,
       environment: env.values,
       ...(mode === "command" ? { command } : { script }),
@@ -96,7 +112,11 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
   return (
     <Box component="form" onSubmit={submit} noValidate>
       <ProblemAlert error={error} title="Not started" />
-      {localError && <Alert severity="error" sx={{ mb: 2 }}>{localError}</Alert>}
+      {localError && (
+        <Alert severity="error" sx={{ mb: 2 }}>
+          {localError}
+        </Alert>
+      )}
       <Stack spacing={2}>
         <Card>
           <CardContent>
@@ -113,11 +133,25 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
                 What
               </Typography>
               <Box sx={{ display: "flex", flexWrap: "wrap", gap: 2, alignItems: "center" }}>
-                <ToggleButtonGroup size="small" exclusive value={mode} onChange={(_, value) => value && setMode(value)} aria-label="Command or script">
+                <ToggleButtonGroup
+                  size="small"
+                  exclusive
+                  value={mode}
+                  onChange={(_, value) => value && setMode(value)}
+                  aria-label="Command or script"
+                >
                   <ToggleButton value="command">One command</ToggleButton>
                   <ToggleButton value="script">Script</ToggleButton>
                 </ToggleButtonGroup>
-                <TextField select label="Shell" value={shell} onChange={(e) => setShell(e.target.value as Shell | "")} error={bad("shell")} helperText={help("shell")} sx={{ minWidth: 240 }}>
+                <TextField
+                  select
+                  label="Shell"
+                  value={shell}
+                  onChange={(e) => setShell(e.target.value as Shell | "")}
+                  error={bad("shell")}
+                  helperText={help("shell")}
+                  sx={{ minWidth: 240 }}
+                >
                   <MenuItem value="">Each system's default</MenuItem>
                   <MenuItem value="sh">sh (Linux)</MenuItem>
                   <MenuItem value="bash">bash (Linux)</MenuItem>
@@ -132,12 +166,23 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
                   onChange={(e) => setCommand(e.target.value)}
                   error={bad("command")}
                   helperText={help("command", "Runs once on every system.")}
-                  slotProps={{ htmlInput: { style: { fontFamily: MONO }, spellCheck: false, autoCapitalize: "off" } }}
+                  slotProps={{
+                    htmlInput: {
+                      style: { fontFamily: MONO },
+                      spellCheck: false,
+                      autoCapitalize: "off",
+                    },
+                  }}
                 />
               ) : (
                 <Box>
                   <Suspense fallback={<PageLoading label="Loading the editor" />}>
-                    <ScriptEditor value={script} onChange={setScript} language={shell === "powershell" || shell === "cmd" ? "powershell" : "shell"} label="Script" />
+                    <ScriptEditor
+                      value={script}
+                      onChange={setScript}
+                      language={shell === "powershell" || shell === "cmd" ? "powershell" : "shell"}
+                      label="Script"
+                    />
                   </Suspense>
                   {bad("script") && (
                     <Typography color="error" variant="body2">
@@ -146,7 +191,12 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
                   )}
                 </Box>
               )}
-              <TextField label="Name (optional)" value={name} onChange={(e) => setName(e.target.value)} helperText="Defaults to the command or the script's first line." />
+              <TextField
+                label="Name (optional)"
+                value={name}
+                onChange={(e) => setName(e.target.value)}
+                helperText="Defaults to the command or the script's first line."
+              />
             </Stack>
           </CardContent>
         </Card>
@@ -156,22 +206,74 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
               <Typography variant="h2" component="h2">
                 How
               </Typography>
-              <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr", md: "repeat(4, 1fr)" } }}>
-                <TextField label="Timeout (seconds)" type="number" value={timeout} onChange={(e) => setTimeout_(e.target.value)} error={bad("timeout_seconds")} helperText={help("timeout_seconds", "Per system")} slotProps={{ htmlInput: { min: 1, max: 86400 } }} />
-                <TextField label="Priority" type="number" value={priority} onChange={(e) => setPriority(e.target.value)} error={bad("priority")} helperText={help("priority", "1 to 10; higher first")} slotProps={{ htmlInput: { min: 1, max: 10 } }} />
-                <TextField label="Concurrency" type="number" value={concurrency} onChange={(e) => setConcurrency(e.target.value)} error={bad("concurrency")} helperText={help("concurrency", "Systems at once; empty: no limit")} slotProps={{ htmlInput: { min: 1 } }} />
+              <Box
+                sx={{
+                  display: "grid",
+                  gap: 2,
+                  gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr", md: "repeat(4, 1fr)" },
+                }}
+              >
+                <TextField
+                  label="Timeout (seconds)"
+                  type="number"
+                  value={timeout}
+                  onChange={(e) => setTimeout_(e.target.value)}
+                  error={bad("timeout_seconds")}
+                  helperText={help("timeout_seconds", "Per system")}
+                  slotProps={{ htmlInput: { min: 1, max: 86400 } }}
+                />
+                <TextField
+                  label="Priority"
+                  type="number"
+                  value={priority}
+                  onChange={(e) => setPriority(e.target.value)}
+                  error={bad("priority")}
+                  helperText={help("priority", "1 to 10; higher first")}
+                  slotProps={{ htmlInput: { min: 1, max: 10 } }}
+                />
+                <TextField
+                  label="Concurrency"
+                  type="number"
+                  value={concurrency}
+                  onChange={(e) => setConcurrency(e.target.value)}
+                  error={bad("concurrency")}
+                  helperText={help("concurrency", "Systems at once; empty: no limit")}
+                  slotProps={{ htmlInput: { min: 1 } }}
+                />
                 <Box sx={{ display: "flex", gap: 1 }}>
-                  <TextField select label="Stop after failures" value={threshold} onChange={(e) => setThreshold(e.target.value as Threshold)} sx={{ minWidth: 130 }}>
+                  <TextField
+                    select
+                    label="Stop after failures"
+                    value={threshold}
+                    onChange={(e) => setThreshold(e.target.value as Threshold)}
+                    sx={{ minWidth: 130 }}
+                  >
                     <MenuItem value="none">Never</MenuItem>
                     <MenuItem value="count">Count</MenuItem>
                     <MenuItem value="percent">Percent</MenuItem>
                   </TextField>
                   {threshold !== "none" && (
-                    <TextField label={threshold === "count" ? "Failures" : "%"} type="number" value={thresholdValue} onChange={(e) => setThresholdValue(e.target.value)} error={bad("failure_threshold")} helperText={help("failure_threshold")} />
+                    <TextField
+                      label={threshold === "count" ? "Failures" : "%"}
+                      type="number"
+                      value={thresholdValue}
+                      onChange={(e) => setThresholdValue(e.target.value)}
+                      error={bad("failure_threshold")}
+                      helperText={help("failure_threshold")}
+                    />
                   )}
                 </Box>
               </Box>
-              <TextField label="Working directory" value={workingDirectory} onChange={(e) => setWorkingDirectory(e.target.value)} error={bad("working_directory")} helperText={help("working_directory", "Where the command starts; empty: the account's home")} />
+              <TextField
+                label="Working directory"
+                value={workingDirectory}
+                onChange={(e) => setWorkingDirectory(e.target.value)}
+                error={bad("working_directory")}
+                helperText={help(
+                  "working_directory",
+                  "Where the command starts; empty: the account's home",
+                )}
+              />
               <TextField
                 label="Environment"
                 multiline
@@ -179,7 +281,12 @@ export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: J
                 value={environment}
                 onChange={(e) => setEnvironment(e.target.value)}
                 error={bad("environment")}
-                helperText={help("environment", from?.environment_keys.length ? "NAME=value per line. Values are stored encrypted and never shown again: type them anew." : "NAME=value per line. Values are stored encrypted and never shown again.")}
+                helperText={help(
+                  "environment",
+                  from?.environment_keys.length
+                    ? "NAME=value per line. Values are stored encrypted and never shown again: type them anew."
+                    : "NAME=value per line. Values are stored encrypted and never shown again.",
+                )}
                 slotProps={{ htmlInput: { style: { fontFamily: MONO }, spellCheck: false } }}
               />
             </Stack>

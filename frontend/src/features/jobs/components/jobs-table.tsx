@@ -30,11 +30,27 @@ const JOB_STATES: JobStatus[] = ["pending", "running", "succeeded", "failed", "c
 
 function Progress({ job }: { job: JobOut }) {
   const counts = job.counts;
-  const parts = (["succeeded", "failed", "timed_out", "error", "cancelled", "running", "queued", "pending"] as const).filter((state) => counts[state]);
+  const parts = (
+    [
+      "succeeded",
+      "failed",
+      "timed_out",
+      "error",
+      "cancelled",
+      "running",
+      "queued",
+      "pending",
+    ] as const
+  ).filter((state) => counts[state]);
   return (
     <Box sx={{ display: "flex", flexWrap: "wrap", gap: 0.5 }}>
       {parts.map((state) => (
-        <Chip key={state} size="small" variant="outlined" label={`${counts[state]} ${state.replace("_", " ")}`} />
+        <Chip
+          key={state}
+          size="small"
+          variant="outlined"
+          label={`${counts[state]} ${state.replace("_", " ")}`}
+        />
       ))}
     </Box>
   );
@@ -72,8 +88,16 @@ export function JobsTable() {
 
   return (
     <>
-      <Box sx={{ display: "flex", flexWrap: "wrap", gap: 1.5, mb: 2, alignItems: "center" }} role="search" aria-label="Filter jobs">
-        <SearchField value={q} onChange={(value) => update((next) => (value ? next.set("q", value) : next.delete("q")))} label="Search jobs" />
+      <Box
+        sx={{ display: "flex", flexWrap: "wrap", gap: 1.5, mb: 2, alignItems: "center" }}
+        role="search"
+        aria-label="Filter jobs"
+      >
+        <SearchField
+          value={q}
+          onChange={(value) => update((next) => (value ? next.set("q", value) : next.delete("q")))}
+          label="Search jobs"
+        />
         <TextField
           select
           label="Status"
@@ -82,10 +106,16 @@ export function JobsTable() {
             update((next) => {
               next.delete("status");
               const value = event.target.value as unknown as string[] | string;
-              for (const item of Array.isArray(value) ? value : value.split(",")) if (item) next.append("status", item);
+              for (const item of Array.isArray(value) ? value : value.split(","))
+                if (item) next.append("status", item);
             })
           }
-          slotProps={{ select: { multiple: true, renderValue: (value) => (value as string[]).join(", ") || "Any" } }}
+          slotProps={{
+            select: {
+              multiple: true,
+              renderValue: (value) => (value as string[]).join(", ") || "Any",
+            },
+          }}
           sx={{ minWidth: 170 }}
         >
           {JOB_STATES.map((state) => (
@@ -94,13 +124,35 @@ export function JobsTable() {
             </MenuItem>
           ))}
         </TextField>
-        <TextField select label="Created" value={since} onChange={(event) => update((next) => (event.target.value ? next.set("since", event.target.value) : next.delete("since")))} sx={{ minWidth: 150 }}>
+        <TextField
+          select
+          label="Created"
+          value={since}
+          onChange={(event) =>
+            update((next) =>
+              event.target.value ? next.set("since", event.target.value) : next.delete("since"),
+            )
+          }
+          sx={{ minWidth: 150 }}
+        >
           <MenuItem value="">Any time</MenuItem>
           <MenuItem value="1">Last hour</MenuItem>
           <MenuItem value="24">Last 24 hours</MenuItem>
           <MenuItem value="168">Last 7 days</MenuItem>
         </TextField>
-        <FormControlLabel control={<Switch checked={mine} onChange={(event) => update((next) => (event.target.checked ? next.set("mine", "1") : next.delete("mine")))} />} label="Mine only" />
+        <FormControlLabel
+          control={
+            <Switch
+              checked={mine}
+              onChange={(event) =>
+                update((next) =>
+                  event.target.checked ? next.set("mine", "1") : next.delete("mine"),
+                )
+              }
+            />
+          }
+          label="Mine only"
+        />
       </Box>
       <ProblemAlert error={error} title="Could not list jobs" />
       <Paper variant="outlined">
@@ -120,7 +172,12 @@ export function JobsTable() {
               {data?.items.map((job) => (
                 <TableRow key={job.id} hover>
                   <TableCell sx={{ maxWidth: 360 }}>
-                    <Link component={RouterLink} to={paths.job(job.id)} underline="hover" sx={{ fontWeight: 500, overflowWrap: "anywhere" }}>
+                    <Link
+                      component={RouterLink}
+                      to={paths.job(job.id)}
+                      underline="hover"
+                      sx={{ fontWeight: 500, overflowWrap: "anywhere" }}
+                    >
                       {job.name}
                     </Link>
                   </TableCell>
@@ -130,9 +187,15 @@ export function JobsTable() {
                   <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>
                     <Progress job={job} />
                   </TableCell>
-                  <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>{job.created_by_username ?? "—"}</TableCell>
-                  <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>{ago(job.created_at)}</TableCell>
-                  <TableCell sx={{ display: { xs: "none", lg: "table-cell" } }}>{job.started_at ? duration(job.started_at, job.finished_at) : "—"}</TableCell>
+                  <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>
+                    {job.created_by_username ?? "—"}
+                  </TableCell>
+                  <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>
+                    {ago(job.created_at)}
+                  </TableCell>
+                  <TableCell sx={{ display: { xs: "none", lg: "table-cell" } }}>
+                    {job.started_at ? duration(job.started_at, job.finished_at) : "—"}
+                  </TableCell>
                 </TableRow>
               ))}
               {data?.items.length === 0 && (
@@ -148,7 +211,14 @@ export function JobsTable() {
           </Table>
         </TableContainer>
       </Paper>
-      <Pager page={pages.page} shown={data?.items.length ?? 0} total={data?.total} hasNext={Boolean(data?.next_cursor)} onPrevious={pages.previous} onNext={() => pages.next(data?.next_cursor)} />
+      <Pager
+        page={pages.page}
+        shown={data?.items.length ?? 0}
+        total={data?.total}
+        hasNext={Boolean(data?.next_cursor)}
+        onPrevious={pages.previous}
+        onNext={() => pages.next(data?.next_cursor)}
+      />
     </>
   );
 }

@@ -54,7 +54,19 @@ function highlight(text: string, query: string, key: string) {
   return parts;
 }
 
-function Row({ line, number, query, current, showStream }: { line: Line; number: number; query: string; current: boolean; showStream: boolean }) {
+function Row({
+  line,
+  number,
+  query,
+  current,
+  showStream,
+}: {
+  line: Line;
+  number: number;
+  query: string;
+  current: boolean;
+  showStream: boolean;
+}) {
   if (line.stream === "gap") {
     return (
       <div className="output-line output-gap" role="note">
@@ -65,7 +77,10 @@ function Row({ line, number, query, current, showStream }: { line: Line; number:
   }
   const { segments } = parseLine(line.text, line.start);
   return (
-    <div className={`output-line${showStream && line.stream === "stderr" ? " output-stderr" : ""}${current ? " output-current" : ""}`} data-stream={line.stream}>
+    <div
+      className={`output-line${showStream && line.stream === "stderr" ? " output-stderr" : ""}${current ? " output-current" : ""}`}
+      data-stream={line.stream}
+    >
       <span className="output-number" aria-hidden="true">
         {number}
       </span>
@@ -127,14 +142,21 @@ export function OutputViewer({
     return found;
   }, [buffer, version, query, shown, count]);
 
-  const virtualizer = useVirtualizer({ count, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 20 });
+  const virtualizer = useVirtualizer({
+    count,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW,
+    overscan: 20,
+  });
 
   useEffect(() => {
     if (follow && count > 0) virtualizer.scrollToIndex(count - 1, { align: "end" });
   }, [follow, count, version, virtualizer]);
 
   useEffect(() => setMatchIndex(0), [query]);
-  const currentMatch = matches.length ? matches[Math.min(matchIndex, matches.length - 1)] : undefined;
+  const currentMatch = matches.length
+    ? matches[Math.min(matchIndex, matches.length - 1)]
+    : undefined;
   function jump(delta: number) {
     if (!matches.length) return;
     const next = (matchIndex + delta + matches.length) % matches.length;
@@ -146,7 +168,13 @@ export function OutputViewer({
   return (
     <Box sx={{ display: "flex", flexDirection: "column", minHeight: 0, height: "100%" }}>
       <Box sx={{ display: "flex", flexWrap: "wrap", gap: 1, alignItems: "center", mb: 1 }}>
-        <ToggleButtonGroup size="small" exclusive value={stream} onChange={(_, value: StreamChoice | null) => value && onStream(value)} aria-label="Stream">
+        <ToggleButtonGroup
+          size="small"
+          exclusive
+          value={stream}
+          onChange={(_, value: StreamChoice | null) => value && onStream(value)}
+          aria-label="Stream"
+        >
           <ToggleButton value="combined">Combined</ToggleButton>
           <ToggleButton value="stdout">stdout</ToggleButton>
           <ToggleButton value="stderr">stderr</ToggleButton>
@@ -164,23 +192,46 @@ export function OutputViewer({
           sx={{ width: 200 }}
         />
         <Typography variant="body2" color="text.secondary" aria-live="polite" sx={{ minWidth: 70 }}>
-          {query ? (matches.length ? `${Math.min(matchIndex, matches.length - 1) + 1} of ${matches.length}` : "no match") : ""}
+          {query
+            ? matches.length
+              ? `${Math.min(matchIndex, matches.length - 1) + 1} of ${matches.length}`
+              : "no match"
+            : ""}
         </Typography>
         <Tooltip title="Previous match (Shift+Enter)">
           <span>
-            <IconButton size="small" aria-label="Previous match" disabled={!matches.length} onClick={() => jump(-1)}>
+            <IconButton
+              size="small"
+              aria-label="Previous match"
+              disabled={!matches.length}
+              onClick={() => jump(-1)}
+            >
               <KeyboardArrowUp />
             </IconButton>
           </span>
         </Tooltip>
         <Tooltip title="Next match (Enter)">
           <span>
-            <IconButton size="small" aria-label="Next match" disabled={!matches.length} onClick={() => jump(1)}>
+            <IconButton
+              size="small"
+              aria-label="Next match"
+              disabled={!matches.length}
+              onClick={() => jump(1)}
+            >
               <KeyboardArrowDown />
             </IconButton>
           </span>
         </Tooltip>
-        <FormControlLabel control={<Switch size="small" checked={follow} onChange={(event) => setFollow(event.target.checked)} />} label="Follow" />
+        <FormControlLabel
+          control={
+            <Switch
+              size="small"
+              checked={follow}
+              onChange={(event) => setFollow(event.target.checked)}
+            />
+          }
+          label="Follow"
+        />
         <Box sx={{ flexGrow: 1 }} />
         <Button size="small" startIcon={<Download />} onClick={onDownload}>
           Download
@@ -199,20 +250,58 @@ export function OutputViewer({
         }}
         onScroll={(event) => {
           const element = event.currentTarget;
-          if (element.scrollHeight - element.scrollTop - element.clientHeight < ROW * 2 && !follow && running) setFollow(true);
+          if (
+            element.scrollHeight - element.scrollTop - element.clientHeight < ROW * 2 &&
+            !follow &&
+            running
+          )
+            setFollow(true);
         }}
-        sx={{ flexGrow: 1, minHeight: 240, overflow: "auto", fontFamily: MONO, fontSize: 13, lineHeight: `${ROW}px`, borderRadius: 1 }}
+        sx={{
+          flexGrow: 1,
+          minHeight: 240,
+          overflow: "auto",
+          fontFamily: MONO,
+          fontSize: 13,
+          lineHeight: `${ROW}px`,
+          borderRadius: 1,
+        }}
       >
         {count === 0 ? (
-          <Box sx={{ p: 2, color: "text.secondary", fontFamily: "inherit" }}>{running ? "Waiting for output…" : "No output."}</Box>
+          <Box sx={{ p: 2, color: "text.secondary", fontFamily: "inherit" }}>
+            {running ? "Waiting for output…" : "No output."}
+          </Box>
         ) : (
-          <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: "100%", width: "max-content" }}>
+          <div
+            style={{
+              height: virtualizer.getTotalSize(),
+              position: "relative",
+              minWidth: "100%",
+              width: "max-content",
+            }}
+          >
             {virtualizer.getVirtualItems().map((item) => {
               const line = lineAt(item.index);
               if (!line) return null;
               return (
-                <div key={item.key} style={{ position: "absolute", top: 0, left: 0, minWidth: "100%", height: ROW, transform: `translateY(${item.start}px)` }}>
-                  <Row line={line} number={item.index + 1} query={query} current={item.index === currentMatch} showStream={stream === "combined"} />
+                <div
+                  key={item.key}
+                  style={{
+                    position: "absolute",
+                    top: 0,
+                    left: 0,
+                    minWidth: "100%",
+                    height: ROW,
+                    transform: `translateY(${item.start}px)`,
+                  }}
+                >
+                  <Row
+                    line={line}
+                    number={item.index + 1}
+                    query={query}
+                    current={item.index === currentMatch}
+                    showStream={stream === "combined"}
+                  />
                 </div>
               );
             })}

@@ -9,13 +9,26 @@ import { useMemo } from "react";
 
 import { MONO } from "@/lib/theme";
 
-export default function ScriptEditor({ value, onChange, language, label }: { value: string; onChange: (value: string) => void; language: "shell" | "powershell"; label: string }) {
+export default function ScriptEditor({
+  value,
+  onChange,
+  language,
+  label,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  language: "shell" | "powershell";
+  label: string;
+}) {
   const theme = useTheme();
   const extensions = useMemo(
     () => [
       StreamLanguage.define(language === "powershell" ? powerShell : shell),
       EditorView.contentAttributes.of({ "aria-label": label }),
-      EditorView.theme({ "&": { fontSize: "13px" }, ".cm-content, .cm-gutters": { fontFamily: MONO } }),
+      EditorView.theme({
+        "&": { fontSize: "13px" },
+        ".cm-content, .cm-gutters": { fontFamily: MONO },
+      }),
     ],
     [language, label],
   );
@@ -27,7 +40,12 @@ export default function ScriptEditor({ value, onChange, language, label }: { val
       theme={theme.palette.mode}
       minHeight="220px"
       maxHeight="520px"
-      basicSetup={{ lineNumbers: true, foldGutter: false, highlightActiveLine: true, autocompletion: false }}
+      basicSetup={{
+        lineNumbers: true,
+        foldGutter: false,
+        highlightActiveLine: true,
+        autocompletion: false,
+      }}
     />
   );
 }

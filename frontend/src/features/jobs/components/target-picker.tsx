@@ -12,30 +12,9 @@ import TextField from "@mui/material/TextField";
 import Typography from "@mui/material/Typography";
 import { useEffect, useState } from "react";
 
-import { useListGroupsQuery, useListSystemsQuery, usePreviewTargetsQuery, type Targets } from "@/client/orca-api";
+import { useListGroupsQuery, useListSystemsQuery, usePreviewTargetsQuery } from "@/client/orca-api";
 import { problemOf } from "@/lib/errors";
-
-export type TargetDraft = { systems: string[]; groups: string[]; selectors: string[] };
-
-export function parseSelector(text: string): Record<string, string> | null {
-  const labels: Record<string, string> = {};
-  for (const part of text.split(",")) {
-    const item = part.trim();
-    if (!item) continue;
-    const at = item.indexOf("=");
-    if (at <= 0) return null;
-    labels[item.slice(0, at).trim()] = item.slice(at + 1).trim();
-  }
-  return Object.keys(labels).length ? labels : null;
-}
-
-export function toTargets(draft: TargetDraft): Targets {
-  return {
-    systems: draft.systems,
-    groups: draft.groups,
-    labels: draft.selectors.map(parseSelector).filter((labels): labels is Record<string, string> => labels !== null),
-  };
-}
+import { parseSelector, toTargets, type TargetDraft } from "@/features/jobs/targets";
 
 function useDebounced<T>(value: T, delay: number): T {
   const [current, setCurrent] = useState(value);
@@ -47,7 +26,13 @@ function useDebounced<T>(value: T, delay: number): T {
 }
 
 /** Systems by name, groups, and label selectors, with a live count of what they match. */
-export function TargetPicker({ value, onChange }: { value: TargetDraft; onChange: (value: TargetDraft) => void }) {
+export function TargetPicker({
+  value,
+  onChange,
+}: {
+  value: TargetDraft;
+  onChange: (value: TargetDraft) => void;
+}) {
   const [systemSearch, setSystemSearch] = useState("");
   const searched = useDebounced(systemSearch, 250);
   const systems = useListSystemsQuery({ q: searched || undefined, limit: 20 });
@@ -70,14 +55,18 @@ export function TargetPicker({ value, onChange }: { value: TargetDraft; onChange
         inputValue={systemSearch}
         onInputChange={(_, text) => setSystemSearch(text)}
         filterOptions={(options) => options}
-        renderInput={(params) => <TextField {...params} label="Systems" helperText="By name; type to search." />}
+        renderInput={(params) => (
+          <TextField {...params} label="Systems" helperText="By name; type to search." />
+        )}
       />
       <Autocomplete
         multiple
         options={(groups.data?.items ?? []).map((group) => group.name)}
         value={value.groups}
         onChange={(_, chosen) => set({ groups: chosen })}
-        renderInput={(params) => <TextField {...params} label="Groups" helperText="Every system in these groups." />}
+        renderInput={(params) => (
+          <TextField {...params} label="Groups" helperText="Every system in these groups." />
+        )}
       />
       <Box>
         <Typography variant="body2" color="text.secondary" gutterBottom>
@@ -90,18 +79,35 @@ export function TargetPicker({ value, onChange }: { value: TargetDraft; onChange
                 label={`Selector ${index + 1}`}
                 value={selector}
                 placeholder="os=linux, env=prod"
-                onChange={(event) => set({ selectors: value.selectors.map((item, at) => (at === index ? event.target.value : item)) })}
+                onChange={(event) =>
+                  set({
+                    selectors: value.selectors.map((item, at) =>
+                      at === index ? event.target.value : item,
+                    ),
+                  })
+                }
                 error={selector.trim() !== "" && parseSelector(selector) === null}
-                helperText={selector.trim() !== "" && parseSelector(selector) === null ? "key=value, comma-separated" : undefined}
+                helperText={
+                  selector.trim() !== "" && parseSelector(selector) === null
+                    ? "key=value, comma-separated"
+                    : undefined
+                }
                 sx={{ flexGrow: 1 }}
               />
-              <IconButton aria-label={`Remove selector ${index + 1}`} onClick={() => set({ selectors: value.selectors.filter((_, at) => at !== index) })}>
+              <IconButton
+                aria-label={`Remove selector ${index + 1}`}
+                onClick={() => set({ selectors: value.selectors.filter((_, at) => at !== index) })}
+              >
                 <Delete />
               </IconButton>
             </Box>
           ))}
           <Box>
-            <Button size="small" startIcon={<Add />} onClick={() => set({ selectors: [...value.selectors, ""] })}>
+            <Button
+              size="small"
+              startIcon={<Add />}
+              onClick={() => set({ selectors: [...value.selectors, ""] })}
+            >
               Add a label selector
             </Button>
           </Box>
@@ -118,17 +124,23 @@ export function TargetPicker({ value, onChange }: { value: TargetDraft; onChange
           <Stack spacing={1}>
             <Typography sx={{ fontWeight: 600 }}>
               Matches {preview.data.count} system{preview.data.count === 1 ? "" : "s"}
-              {Object.keys(preview.data.kinds).length > 0 && ` (${Object.entries(preview.data.kinds).map(([kind, n]) => `${n} ${kind}`).join(", ")})`}
+              {Object.keys(preview.data.kinds).length > 0 &&
+                ` (${Object.entries(preview.data.kinds)
+                  .map(([kind, n]) => `${n} ${kind}`)
+                  .join(", ")})`}
             </Typography>
             <Box sx={{ display: "flex", flexWrap: "wrap", gap: 0.5 }}>
               {preview.data.systems.slice(0, 30).map((system) => (
                 <Chip key={system.id} size="small" label={system.name} variant="outlined" />
               ))}
-              {preview.data.count > 30 && <Chip size="small" label={`+${preview.data.count - 30} more`} />}
+              {preview.data.count > 30 && (
+                <Chip size="small" label={`+${preview.data.count - 30} more`} />
+              )}
             </Box>
             {preview.data.beyond_reach_count > 0 && (
               <Alert severity="warning">
-                You may not run jobs on {preview.data.beyond_reach_count} of them ({preview.data.beyond_reach.slice(0, 10).join(", ")}
+                You may not run jobs on {preview.data.beyond_reach_count} of them (
+                {preview.data.beyond_reach.slice(0, 10).join(", ")}
                 {preview.data.beyond_reach_count > 10 ? ", …" : ""}): the job would be refused.
               </Alert>
             )}

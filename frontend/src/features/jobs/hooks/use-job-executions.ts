@@ -23,10 +23,23 @@ function merge(current: ExecutionOut, event: ExecutionEvent): ExecutionOut {
     queued_at: event.queued_at,
     started_at: event.started_at,
     finished_at: event.finished_at,
-    cancel_requested_at: event.cancel_requested ? (current.cancel_requested_at ?? new Date().toISOString()) : null,
-    error: event.error_code ? { code: event.error_code, reason: event.error_reason, message: event.error_message } : null,
-    output: { ...current.output, seq: event.output_seq, bytes: event.output_bytes, dropped_bytes: event.output_dropped_bytes, truncated: event.output_dropped_bytes > 0 },
-    duration_ms: terminal && event.started_at && event.finished_at ? new Date(event.finished_at).getTime() - new Date(event.started_at).getTime() : current.duration_ms,
+    cancel_requested_at: event.cancel_requested
+      ? (current.cancel_requested_at ?? new Date().toISOString())
+      : null,
+    error: event.error_code
+      ? { code: event.error_code, reason: event.error_reason, message: event.error_message }
+      : null,
+    output: {
+      ...current.output,
+      seq: event.output_seq,
+      bytes: event.output_bytes,
+      dropped_bytes: event.output_dropped_bytes,
+      truncated: event.output_dropped_bytes > 0,
+    },
+    duration_ms:
+      terminal && event.started_at && event.finished_at
+        ? new Date(event.finished_at).getTime() - new Date(event.started_at).getTime()
+        : current.duration_ms,
     waiting: event.status === "pending" || event.status === "queued" ? current.waiting : null,
   };
 }
@@ -44,7 +57,12 @@ export function useJobExecutions(jobId: string, active: boolean) {
       const rows: ExecutionOut[] = [];
       let cursor: string | null | undefined;
       do {
-        const page = await fetchPage({ jobId, limit: PAGE, cursor: cursor ?? undefined, sort: "position" }).unwrap();
+        const page = await fetchPage({
+          jobId,
+          limit: PAGE,
+          cursor: cursor ?? undefined,
+          sort: "position",
+        }).unwrap();
         rows.push(...page.items);
         cursor = page.next_cursor;
       } while (cursor && !cancelled);
@@ -86,6 +104,9 @@ export function useJobExecutions(jobId: string, active: boolean) {
     [jobId, live],
   );
 
-  const executions = useMemo(() => [...byId.values()].sort((a, b) => a.position - b.position), [byId]);
+  const executions = useMemo(
+    () => [...byId.values()].sort((a, b) => a.position - b.position),
+    [byId],
+  );
   return { executions, loaded, error };
 }

@@ -13,29 +13,63 @@ import { MONO } from "@/lib/theme";
 
 /** Shows a scanned host key's fingerprint so the user can compare it with the host's own
  * (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before trusting it. */
-export function HostKeyDialog({ systemId, scan, onClose }: { systemId: string; scan: HostKeyScan | null; onClose: () => void }) {
+export function HostKeyDialog({
+  systemId,
+  scan,
+  onClose,
+}: {
+  systemId: string;
+  scan: HostKeyScan | null;
+  onClose: () => void;
+}) {
   const [trust, { isLoading, error, reset }] = useTrustHostKeyMutation();
   const close = () => {
     reset();
     onClose();
   };
   return (
-    <Dialog open={scan !== null} onClose={close} aria-labelledby="host-key-title" maxWidth="sm" fullWidth>
+    <Dialog
+      open={scan !== null}
+      onClose={close}
+      aria-labelledby="host-key-title"
+      maxWidth="sm"
+      fullWidth
+    >
       <DialogTitle id="host-key-title">Trust this host key?</DialogTitle>
       <DialogContent>
         {scan && (
           <>
             <ProblemAlert error={error} title="Not trusted" />
-            <Typography gutterBottom>The host presented this key. Check its fingerprint on the machine itself before trusting it:</Typography>
-            <Box component="code" data-testid="fingerprint" sx={{ display: "block", p: 1.5, my: 1, bgcolor: "action.hover", borderRadius: 1, fontFamily: MONO, overflowWrap: "anywhere" }}>
+            <Typography gutterBottom>
+              The host presented this key. Check its fingerprint on the machine itself before
+              trusting it:
+            </Typography>
+            <Box
+              component="code"
+              data-testid="fingerprint"
+              sx={{
+                display: "block",
+                p: 1.5,
+                my: 1,
+                bgcolor: "action.hover",
+                borderRadius: 1,
+                fontFamily: MONO,
+                overflowWrap: "anywhere",
+              }}
+            >
               {scan.fingerprint}
             </Box>
-            <Typography variant="body2" color="text.secondary" sx={{ fontFamily: MONO, overflowWrap: "anywhere", fontSize: 12 }}>
+            <Typography
+              variant="body2"
+              color="text.secondary"
+              sx={{ fontFamily: MONO, overflowWrap: "anywhere", fontSize: 12 }}
+            >
               {scan.host_key}
             </Typography>
             {scan.pinned_fingerprint && !scan.matches_pinned && (
               <Alert severity="warning" sx={{ mt: 2 }}>
-                This is not the key trusted so far ({scan.pinned_fingerprint}). A changed key can mean the machine was reinstalled, or that someone is posing as it.
+                This is not the key trusted so far ({scan.pinned_fingerprint}). A changed key can
+                mean the machine was reinstalled, or that someone is posing as it.
               </Alert>
             )}
             {scan.matches_pinned && (
@@ -53,7 +87,10 @@ export function HostKeyDialog({ systemId, scan, onClose }: { systemId: string; s
           disabled={!scan || isLoading || scan.matches_pinned}
           onClick={async () => {
             if (!scan) return;
-            const result = await trust({ systemId, hostKeyTrust: { fingerprint: scan.fingerprint } });
+            const result = await trust({
+              systemId,
+              hostKeyTrust: { fingerprint: scan.fingerprint },
+            });
             if ("data" in result) close();
           }}
         >

@@ -43,7 +43,10 @@ export function ImportSystems({ onImported }: { onImported: (count: number) => v
   const [importCsv, csv] = useImportSystemsCsvMutation();
   const error = format === "csv" ? csv.error : json.error;
   const problem = problemOf(error);
-  const rows = problem && error && "data" in error ? rowErrors((error.data as { error?: { details?: unknown } })?.error?.details) : [];
+  const rows =
+    problem && error && "data" in error
+      ? rowErrors((error.data as { error?: { details?: unknown } })?.error?.details)
+      : [];
   const busy = json.isLoading || csv.isLoading;
 
   async function readFile(file: File) {
@@ -79,17 +82,29 @@ export function ImportSystems({ onImported }: { onImported: (count: number) => v
         <CardContent>
           <Stack spacing={2}>
             <Typography>
-              Paste or load a CSV (columns name, host, port, kind, connector, credential, groups, labels, description, host_key, max_concurrency) or a JSON list of systems. Nothing is imported
-              unless every row is right.
+              Paste or load a CSV (columns name, host, port, kind, connector, credential, groups,
+              labels, description, host_key, max_concurrency) or a JSON list of systems. Nothing is
+              imported unless every row is right.
             </Typography>
             <Box sx={{ display: "flex", flexWrap: "wrap", gap: 2, alignItems: "center" }}>
-              <ToggleButtonGroup exclusive size="small" value={format} onChange={(_, value) => value && setFormat(value)} aria-label="Format">
+              <ToggleButtonGroup
+                exclusive
+                size="small"
+                value={format}
+                onChange={(_, value) => value && setFormat(value)}
+                aria-label="Format"
+              >
                 <ToggleButton value="csv">CSV</ToggleButton>
                 <ToggleButton value="json">JSON</ToggleButton>
               </ToggleButtonGroup>
               <Button component="label" variant="outlined">
                 Load a file…
-                <input hidden type="file" accept=".csv,.json,text/csv,application/json" onChange={(e) => e.target.files?.[0] && void readFile(e.target.files[0])} />
+                <input
+                  hidden
+                  type="file"
+                  accept=".csv,.json,text/csv,application/json"
+                  onChange={(e) => e.target.files?.[0] && void readFile(e.target.files[0])}
+                />
               </Button>
             </Box>
             <TextField
@@ -99,11 +114,21 @@ export function ImportSystems({ onImported }: { onImported: (count: number) => v
               maxRows={24}
               value={text}
               onChange={(e) => setText(e.target.value)}
-              placeholder={format === "csv" ? CSV_EXAMPLE : '[{"name": "web-1", "host": "10.0.0.11", "credential": "deploy"}]'}
-              slotProps={{ htmlInput: { style: { fontFamily: MONO, fontSize: 13 }, spellCheck: false } }}
+              placeholder={
+                format === "csv"
+                  ? CSV_EXAMPLE
+                  : '[{"name": "web-1", "host": "10.0.0.11", "credential": "deploy"}]'
+              }
+              slotProps={{
+                htmlInput: { style: { fontFamily: MONO, fontSize: 13 }, spellCheck: false },
+              }}
             />
             <Box>
-              <Button variant="contained" onClick={() => void submit()} disabled={busy || !text.trim()}>
+              <Button
+                variant="contained"
+                onClick={() => void submit()}
+                disabled={busy || !text.trim()}
+              >
                 {busy ? "Importing…" : "Import"}
               </Button>
             </Box>

@@ -58,7 +58,11 @@ export function SystemDetail({ system }: { system: SystemOut }) {
         subtitle={system.description ?? undefined}
         actions={
           <>
-            <Button variant="outlined" onClick={() => void test({ systemId: system.id })} disabled={tested.isLoading}>
+            <Button
+              variant="outlined"
+              onClick={() => void test({ systemId: system.id })}
+              disabled={tested.isLoading}
+            >
               {tested.isLoading ? "Testing…" : "Test connection"}
             </Button>
             {system.connector === "ssh" && can("systems:edit") && (
@@ -98,7 +102,8 @@ export function SystemDetail({ system }: { system: SystemOut }) {
       )}
       {system.health_status === "host_key_unknown" && (
         <Alert severity="warning" sx={{ mb: 2 }}>
-          No host key is trusted for this system yet: scan it, check the fingerprint on the machine, and trust it.
+          No host key is trusted for this system yet: scan it, check the fingerprint on the machine,
+          and trust it.
         </Alert>
       )}
       <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", md: "1fr 1fr" } }}>
@@ -107,9 +112,21 @@ export function SystemDetail({ system }: { system: SystemOut }) {
             <Typography variant="h2" component="h2" gutterBottom>
               Details
             </Typography>
-            <Box component="dl" sx={{ display: "grid", gridTemplateColumns: "max-content 1fr", columnGap: 2, rowGap: 1, m: 0 }}>
+            <Box
+              component="dl"
+              sx={{
+                display: "grid",
+                gridTemplateColumns: "max-content 1fr",
+                columnGap: 2,
+                rowGap: 1,
+                m: 0,
+              }}
+            >
               <Field label="Health">
-                <HealthChip health={system.health_status} /> <Typography component="span" variant="body2" color="text.secondary">checked {ago(system.last_checked_at)}</Typography>
+                <HealthChip health={system.health_status} />{" "}
+                <Typography component="span" variant="body2" color="text.secondary">
+                  checked {ago(system.last_checked_at)}
+                </Typography>
               </Field>
               {system.last_error && <Field label="Last error">{system.last_error}</Field>}
               <Field label="Kind">{system.kind}</Field>
@@ -124,13 +141,20 @@ export function SystemDetail({ system }: { system: SystemOut }) {
               )}
               {system.connector === "ssh" && (
                 <Field label="Host key">
-                  <span style={{ fontFamily: MONO }}>{system.host_key_fingerprint ?? "not trusted yet"}</span>
+                  <span style={{ fontFamily: MONO }}>
+                    {system.host_key_fingerprint ?? "not trusted yet"}
+                  </span>
                 </Field>
               )}
               <Field label="Labels">
                 <Box sx={{ display: "flex", flexWrap: "wrap", gap: 0.5 }}>
                   {Object.entries(system.labels).map(([key, value]) => (
-                    <Chip key={key} size="small" variant="outlined" label={`${key}=${String(value)}`} />
+                    <Chip
+                      key={key}
+                      size="small"
+                      variant="outlined"
+                      label={`${key}=${String(value)}`}
+                    />
                   ))}
                   {Object.keys(system.labels).length === 0 && "none"}
                 </Box>
@@ -157,9 +181,18 @@ export function SystemDetail({ system }: { system: SystemOut }) {
             )}
             <Box component="ul" sx={{ listStyle: "none", p: 0, m: 0, display: "grid", gap: 1 }}>
               {jobs.data?.items.map((job) => (
-                <Box component="li" key={job.id} sx={{ display: "flex", gap: 1, alignItems: "center" }}>
+                <Box
+                  component="li"
+                  key={job.id}
+                  sx={{ display: "flex", gap: 1, alignItems: "center" }}
+                >
                   <StatusChip status={job.status} />
-                  <Link component={RouterLink} to={paths.job(job.id)} underline="hover" sx={{ flexGrow: 1, overflowWrap: "anywhere" }}>
+                  <Link
+                    component={RouterLink}
+                    to={paths.job(job.id)}
+                    underline="hover"
+                    sx={{ flexGrow: 1, overflowWrap: "anywhere" }}
+                  >
                     {job.name}
                   </Link>
                   <Typography variant="body2" color="text.secondary">

@@ -61,7 +61,8 @@ type Values = {
 
 function initial(system?: SystemOut): Values {
   const options = (system?.options ?? {}) as Record<string, unknown>;
-  const text = (key: string) => (options[key] === undefined || options[key] === null ? "" : String(options[key]));
+  const text = (key: string) =>
+    options[key] === undefined || options[key] === null ? "" : String(options[key]);
   return {
     name: system?.name ?? "",
     description: system?.description ?? "",
@@ -113,7 +114,13 @@ function options(values: Values): Record<string, unknown> {
   return out;
 }
 
-export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (system: SystemOut) => void }) {
+export function SystemForm({
+  system,
+  onSaved,
+}: {
+  system?: SystemOut;
+  onSaved: (system: SystemOut) => void;
+}) {
   const [values, setValues] = useState<Values>(() => initial(system));
   const [labelError, setLabelError] = useState<string>();
   const { can } = usePermissions();
@@ -126,7 +133,8 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
   const problem = problemOf(error);
   const busy = created.isLoading || updated.isLoading;
 
-  const set = <K extends keyof Values>(key: K, value: Values[K]) => setValues((current) => ({ ...current, [key]: value }));
+  const set = <K extends keyof Values>(key: K, value: Values[K]) =>
+    setValues((current) => ({ ...current, [key]: value }));
   const help = (field: string, fallback?: string) => fieldMessage(problem, field) ?? fallback;
   const bad = (field: string) => Boolean(fieldMessage(problem, field));
 
@@ -150,8 +158,13 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
       options: options(values),
     };
     const result = system
-      ? await update({ systemId: system.id, systemUpdate: admin ? { ...common, ...reach } : common })
-      : await create({ systemCreate: { ...common, ...reach, host_key: values.hostKey.trim() || null } });
+      ? await update({
+          systemId: system.id,
+          systemUpdate: admin ? { ...common, ...reach } : common,
+        })
+      : await create({
+          systemCreate: { ...common, ...reach, host_key: values.hostKey.trim() || null },
+        });
     if ("data" in result && result.data) onSaved(result.data);
   }
 
@@ -168,22 +181,50 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
               <Typography variant="h2" component="h2">
                 The system
               </Typography>
-              <TextField label="Name" required value={values.name} onChange={(e) => set("name", e.target.value)} error={bad("name")} helperText={help("name", "Unique; jobs can target it by name.")} />
-              <TextField label="Description" value={values.description} onChange={(e) => set("description", e.target.value)} multiline minRows={2} />
+              <TextField
+                label="Name"
+                required
+                value={values.name}
+                onChange={(e) => set("name", e.target.value)}
+                error={bad("name")}
+                helperText={help("name", "Unique; jobs can target it by name.")}
+              />
+              <TextField
+                label="Description"
+                value={values.description}
+                onChange={(e) => set("description", e.target.value)}
+                multiline
+                minRows={2}
+              />
               <TextField
                 label="Labels"
                 value={values.labels}
                 onChange={(e) => set("labels", e.target.value)}
                 error={Boolean(labelError) || bad("labels")}
-                helperText={labelError ?? help("labels", "key=value, comma-separated (os=linux, env=prod)")}
+                helperText={
+                  labelError ?? help("labels", "key=value, comma-separated (os=linux, env=prod)")
+                }
               />
               <Autocomplete
                 multiple
                 options={groups.data?.items ?? []}
                 getOptionLabel={(group) => group.name}
-                value={(groups.data?.items ?? []).filter((group) => values.groupIds.includes(group.id))}
-                onChange={(_, chosen) => set("groupIds", chosen.map((group) => group.id))}
-                renderInput={(params) => <TextField {...params} label="Groups" helperText={help("group_ids", "Grants on a group reach its systems.")} />}
+                value={(groups.data?.items ?? []).filter((group) =>
+                  values.groupIds.includes(group.id),
+                )}
+                onChange={(_, chosen) =>
+                  set(
+                    "groupIds",
+                    chosen.map((group) => group.id),
+                  )
+                }
+                renderInput={(params) => (
+                  <TextField
+                    {...params}
+                    label="Groups"
+                    helperText={help("group_ids", "Grants on a group reach its systems.")}
+                  />
+                )}
               />
               <TextField
                 label="Executions at once"
@@ -191,7 +232,10 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                 value={values.maxConcurrency}
                 onChange={(e) => set("maxConcurrency", e.target.value)}
                 error={bad("max_concurrency")}
-                helperText={help("max_concurrency", "Across all jobs; empty for the server's default.")}
+                helperText={help(
+                  "max_concurrency",
+                  "Across all jobs; empty for the server's default.",
+                )}
                 slotProps={{ htmlInput: { min: 1, max: 1000 } }}
               />
             </Stack>
@@ -204,14 +248,35 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                 How Orca reaches it
               </Typography>
               {!admin && <Alert severity="info">Only admins change how a system is reached.</Alert>}
-              <TextField select label="Connector" value={values.connector} disabled={!admin} onChange={(e) => set("connector", e.target.value as Connector)} helperText="SSH for Linux, WinRM for Windows, local for the worker's own host.">
+              <TextField
+                select
+                label="Connector"
+                value={values.connector}
+                disabled={!admin}
+                onChange={(e) => set("connector", e.target.value as Connector)}
+                helperText="SSH for Linux, WinRM for Windows, local for the worker's own host."
+              >
                 <MenuItem value="ssh">SSH (Linux)</MenuItem>
                 <MenuItem value="winrm">WinRM (Windows)</MenuItem>
                 <MenuItem value="local">Local (the worker's host)</MenuItem>
               </TextField>
               {values.connector !== "local" && (
-                <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", sm: "3fr 1fr" } }}>
-                  <TextField label="Host" required disabled={!admin} value={values.host} onChange={(e) => set("host", e.target.value)} error={bad("host")} helperText={help("host", "Name or address")} />
+                <Box
+                  sx={{
+                    display: "grid",
+                    gap: 2,
+                    gridTemplateColumns: { xs: "1fr", sm: "3fr 1fr" },
+                  }}
+                >
+                  <TextField
+                    label="Host"
+                    required
+                    disabled={!admin}
+                    value={values.host}
+                    onChange={(e) => set("host", e.target.value)}
+                    error={bad("host")}
+                    helperText={help("host", "Name or address")}
+                  />
                   <TextField
                     label="Port"
                     type="number"
@@ -219,7 +284,14 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                     value={values.port}
                     onChange={(e) => set("port", e.target.value)}
                     error={bad("port")}
-                    helperText={help("port", values.connector === "ssh" ? "Default 22" : values.scheme === "https" ? "Default 5986" : "Default 5985")}
+                    helperText={help(
+                      "port",
+                      values.connector === "ssh"
+                        ? "Default 22"
+                        : values.scheme === "https"
+                          ? "Default 5986"
+                          : "Default 5985",
+                    )}
                   />
                 </Box>
               )}
@@ -239,9 +311,10 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                       {credential.name} ({credential.kind}, {credential.username})
                     </MenuItem>
                   ))}
-                  {values.credentialId && !credentialChoices.some((c) => c.id === values.credentialId) && (
-                    <MenuItem value={values.credentialId}>The current credential</MenuItem>
-                  )}
+                  {values.credentialId &&
+                    !credentialChoices.some((c) => c.id === values.credentialId) && (
+                      <MenuItem value={values.credentialId}>The current credential</MenuItem>
+                    )}
                 </TextField>
               )}
               {values.connector === "ssh" && !system && (
@@ -250,15 +323,42 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                   value={values.hostKey}
                   onChange={(e) => set("hostKey", e.target.value)}
                   error={bad("host_key")}
-                  helperText={help("host_key", "ssh-ed25519 AAAA… from the host; or scan and trust it after saving.")}
+                  helperText={help(
+                    "host_key",
+                    "ssh-ed25519 AAAA… from the host; or scan and trust it after saving.",
+                  )}
                   slotProps={{ htmlInput: { style: { fontFamily: MONO } } }}
                 />
               )}
               {values.connector === "ssh" && (
-                <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr" } }}>
-                  <TextField label="Jump host" disabled={!admin} value={values.jumpHost} onChange={(e) => set("jumpHost", e.target.value)} error={bad("options.jump_host")} helperText={help("options.jump_host", "A bastion to go through (optional)")} />
-                  <TextField label="Jump port" type="number" disabled={!admin} value={values.jumpPort} onChange={(e) => set("jumpPort", e.target.value)} />
-                  <TextField label="Jump username" disabled={!admin} value={values.jumpUsername} onChange={(e) => set("jumpUsername", e.target.value)} />
+                <Box
+                  sx={{
+                    display: "grid",
+                    gap: 2,
+                    gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr" },
+                  }}
+                >
+                  <TextField
+                    label="Jump host"
+                    disabled={!admin}
+                    value={values.jumpHost}
+                    onChange={(e) => set("jumpHost", e.target.value)}
+                    error={bad("options.jump_host")}
+                    helperText={help("options.jump_host", "A bastion to go through (optional)")}
+                  />
+                  <TextField
+                    label="Jump port"
+                    type="number"
+                    disabled={!admin}
+                    value={values.jumpPort}
+                    onChange={(e) => set("jumpPort", e.target.value)}
+                  />
+                  <TextField
+                    label="Jump username"
+                    disabled={!admin}
+                    value={values.jumpUsername}
+                    onChange={(e) => set("jumpUsername", e.target.value)}
+                  />
                   <TextField
                     label="Jump host key"
                     disabled={!admin}
@@ -267,20 +367,52 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                     error={bad("options.jump_host_key")}
                     helperText={help("options.jump_host_key", "The bastion's public key, pinned")}
                   />
-                  <TextField label="Connect timeout (s)" type="number" disabled={!admin} value={values.connectTimeout} onChange={(e) => set("connectTimeout", e.target.value)} helperText="Default 10" />
+                  <TextField
+                    label="Connect timeout (s)"
+                    type="number"
+                    disabled={!admin}
+                    value={values.connectTimeout}
+                    onChange={(e) => set("connectTimeout", e.target.value)}
+                    helperText="Default 10"
+                  />
                 </Box>
               )}
               {values.connector === "winrm" && (
                 <>
-                  <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr" } }}>
-                    <TextField select label="Transport" disabled={!admin} value={values.transport} onChange={(e) => set("transport", e.target.value)} error={bad("options.transport")} helperText={help("options.transport", "NTLM encrypts every message, even over HTTP.")}>
+                  <Box
+                    sx={{
+                      display: "grid",
+                      gap: 2,
+                      gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr" },
+                    }}
+                  >
+                    <TextField
+                      select
+                      label="Transport"
+                      disabled={!admin}
+                      value={values.transport}
+                      onChange={(e) => set("transport", e.target.value)}
+                      error={bad("options.transport")}
+                      helperText={help(
+                        "options.transport",
+                        "NTLM encrypts every message, even over HTTP.",
+                      )}
+                    >
                       <MenuItem value="ntlm">NTLM</MenuItem>
                       <MenuItem value="basic">Basic (HTTPS only)</MenuItem>
                       <MenuItem value="certificate">Client certificate (HTTPS only)</MenuItem>
                       <MenuItem value="kerberos">Kerberos (extra)</MenuItem>
                       <MenuItem value="credssp">CredSSP (extra)</MenuItem>
                     </TextField>
-                    <TextField select label="Scheme" disabled={!admin} value={values.scheme} onChange={(e) => set("scheme", e.target.value as "http" | "https")} error={bad("options.scheme")} helperText={help("options.scheme")}>
+                    <TextField
+                      select
+                      label="Scheme"
+                      disabled={!admin}
+                      value={values.scheme}
+                      onChange={(e) => set("scheme", e.target.value as "http" | "https")}
+                      error={bad("options.scheme")}
+                      helperText={help("options.scheme")}
+                    >
                       <MenuItem value="http">HTTP (5985)</MenuItem>
                       <MenuItem value="https">HTTPS (5986)</MenuItem>
                     </TextField>
@@ -288,11 +420,20 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                   {values.scheme === "https" && (
                     <>
                       <FormControlLabel
-                        control={<Switch checked={values.certValidation} disabled={!admin} onChange={(e) => set("certValidation", e.target.checked)} />}
+                        control={
+                          <Switch
+                            checked={values.certValidation}
+                            disabled={!admin}
+                            onChange={(e) => set("certValidation", e.target.checked)}
+                          />
+                        }
                         label="Verify the host's TLS certificate"
                       />
                       {!values.certValidation && (
-                        <Alert severity="warning">Without verification, anyone on the network path can pose as this host and receive its credential. This choice is recorded in the audit log.</Alert>
+                        <Alert severity="warning">
+                          Without verification, anyone on the network path can pose as this host and
+                          receive its credential. This choice is recorded in the audit log.
+                        </Alert>
                       )}
                       <TextField
                         label="CA certificates (PEM)"
@@ -302,18 +443,44 @@ export function SystemForm({ system, onSaved }: { system?: SystemOut; onSaved: (
                         value={values.caBundle}
                         onChange={(e) => set("caBundle", e.target.value)}
                         error={bad("options.ca_bundle")}
-                        helperText={help("options.ca_bundle", "The CAs to trust for this host; empty: the system's store.")}
+                        helperText={help(
+                          "options.ca_bundle",
+                          "The CAs to trust for this host; empty: the system's store.",
+                        )}
                         slotProps={{ htmlInput: { style: { fontFamily: MONO, fontSize: 12 } } }}
                       />
                     </>
                   )}
-                  <Box sx={{ display: "grid", gap: 2, gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr" } }}>
-                    <TextField label="Working directory" disabled={!admin} value={values.workingDirectory} onChange={(e) => set("workingDirectory", e.target.value)} />
-                    <TextField label="Operation timeout (s)" type="number" disabled={!admin} value={values.operationTimeout} onChange={(e) => set("operationTimeout", e.target.value)} helperText="Default 20" />
+                  <Box
+                    sx={{
+                      display: "grid",
+                      gap: 2,
+                      gridTemplateColumns: { xs: "1fr", sm: "1fr 1fr" },
+                    }}
+                  >
+                    <TextField
+                      label="Working directory"
+                      disabled={!admin}
+                      value={values.workingDirectory}
+                      onChange={(e) => set("workingDirectory", e.target.value)}
+                    />
+                    <TextField
+                      label="Operation timeout (s)"
+                      type="number"
+                      disabled={!admin}
+                      value={values.operationTimeout}
+                      onChange={(e) => set("operationTimeout", e.target.value)}
+                      helperText="Default 20"
+                    />
                   </Box>
                 </>
               )}
-              {values.connector === "local" && <Alert severity="info">Commands run on the worker's own machine, as its local account. Grant local systems to admins only.</Alert>}
+              {values.connector === "local" && (
+                <Alert severity="info">
+                  Commands run on the worker's own machine, as its local account. Grant local
+                  systems to admins only.
+                </Alert>
+              )}
             </Stack>
           </CardContent>
         </Card>

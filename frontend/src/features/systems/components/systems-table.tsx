@@ -18,7 +18,8 @@ import { useListSystemsQuery, type HealthStatus, type SystemKind } from "@/clien
 import { Pager } from "@/components/ui/pager";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { SearchField } from "@/components/ui/search-field";
-import { HEALTH_STATES, HealthChip } from "@/components/ui/status-chip";
+import { HealthChip } from "@/components/ui/status-chip";
+import { HEALTH_STATES } from "@/lib/states";
 import { paths } from "@/config/paths";
 import { useCursorPages } from "@/hooks/use-cursor-pages";
 import { ago } from "@/lib/format";
@@ -43,7 +44,12 @@ export function SystemsTable() {
     kind: (kind || undefined) as SystemKind | undefined,
     health: (health || undefined) as HealthStatus | undefined,
     connector: connector || undefined,
-    label: label ? label.split(",").map((item) => item.trim()).filter(Boolean) : undefined,
+    label: label
+      ? label
+          .split(",")
+          .map((item) => item.trim())
+          .filter(Boolean)
+      : undefined,
   });
 
   function set(name: string, value: string) {
@@ -55,14 +61,30 @@ export function SystemsTable() {
 
   return (
     <>
-      <Box sx={{ display: "flex", flexWrap: "wrap", gap: 1.5, mb: 2 }} role="search" aria-label="Filter systems">
+      <Box
+        sx={{ display: "flex", flexWrap: "wrap", gap: 1.5, mb: 2 }}
+        role="search"
+        aria-label="Filter systems"
+      >
         <SearchField value={q} onChange={(value) => set("q", value)} label="Search name or host" />
-        <TextField select label="Kind" value={kind} onChange={(e) => set("kind", e.target.value)} sx={{ minWidth: 120 }}>
+        <TextField
+          select
+          label="Kind"
+          value={kind}
+          onChange={(e) => set("kind", e.target.value)}
+          sx={{ minWidth: 120 }}
+        >
           <MenuItem value="">Any</MenuItem>
           <MenuItem value="linux">Linux</MenuItem>
           <MenuItem value="windows">Windows</MenuItem>
         </TextField>
-        <TextField select label="Health" value={health} onChange={(e) => set("health", e.target.value)} sx={{ minWidth: 170 }}>
+        <TextField
+          select
+          label="Health"
+          value={health}
+          onChange={(e) => set("health", e.target.value)}
+          sx={{ minWidth: 170 }}
+        >
           <MenuItem value="">Any</MenuItem>
           {HEALTH_STATES.map((state) => (
             <MenuItem key={state} value={state}>
@@ -70,13 +92,23 @@ export function SystemsTable() {
             </MenuItem>
           ))}
         </TextField>
-        <TextField select label="Connector" value={connector} onChange={(e) => set("connector", e.target.value)} sx={{ minWidth: 130 }}>
+        <TextField
+          select
+          label="Connector"
+          value={connector}
+          onChange={(e) => set("connector", e.target.value)}
+          sx={{ minWidth: 130 }}
+        >
           <MenuItem value="">Any</MenuItem>
           <MenuItem value="ssh">SSH</MenuItem>
           <MenuItem value="winrm">WinRM</MenuItem>
           <MenuItem value="local">Local</MenuItem>
         </TextField>
-        <SearchField value={label} onChange={(value) => set("label", value)} label="Labels (key=value, …)" />
+        <SearchField
+          value={label}
+          onChange={(value) => set("label", value)}
+          label="Labels (key=value, …)"
+        />
       </Box>
       <ProblemAlert error={error} title="Could not list systems" />
       <Paper variant="outlined">
@@ -89,32 +121,52 @@ export function SystemsTable() {
                 <TableCell sx={{ display: { xs: "none", sm: "table-cell" } }}>Address</TableCell>
                 <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>Kind</TableCell>
                 <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>Labels</TableCell>
-                <TableCell sx={{ display: { xs: "none", lg: "table-cell" } }}>Last checked</TableCell>
+                <TableCell sx={{ display: { xs: "none", lg: "table-cell" } }}>
+                  Last checked
+                </TableCell>
               </TableRow>
             </TableHead>
             <TableBody>
               {data?.items.map((system) => (
                 <TableRow key={system.id} hover>
                   <TableCell>
-                    <Link component={RouterLink} to={paths.system(system.id)} underline="hover" sx={{ fontWeight: 500 }}>
+                    <Link
+                      component={RouterLink}
+                      to={paths.system(system.id)}
+                      underline="hover"
+                      sx={{ fontWeight: 500 }}
+                    >
                       {system.name}
                     </Link>
                   </TableCell>
                   <TableCell>
                     <HealthChip health={system.health_status} />
                   </TableCell>
-                  <TableCell sx={{ display: { xs: "none", sm: "table-cell" }, fontFamily: "monospace" }}>
-                    {system.connector === "local" ? "this host" : `${system.connector}://${system.host}${system.port ? `:${system.port}` : ""}`}
+                  <TableCell
+                    sx={{ display: { xs: "none", sm: "table-cell" }, fontFamily: "monospace" }}
+                  >
+                    {system.connector === "local"
+                      ? "this host"
+                      : `${system.connector}://${system.host}${system.port ? `:${system.port}` : ""}`}
                   </TableCell>
-                  <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>{system.kind}</TableCell>
+                  <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>
+                    {system.kind}
+                  </TableCell>
                   <TableCell sx={{ display: { xs: "none", md: "table-cell" } }}>
                     <Box sx={{ display: "flex", flexWrap: "wrap", gap: 0.5 }}>
                       {Object.entries(system.labels).map(([key, value]) => (
-                        <Chip key={key} size="small" variant="outlined" label={`${key}=${String(value)}`} />
+                        <Chip
+                          key={key}
+                          size="small"
+                          variant="outlined"
+                          label={`${key}=${String(value)}`}
+                        />
                       ))}
                     </Box>
                   </TableCell>
-                  <TableCell sx={{ display: { xs: "none", lg: "table-cell" } }}>{ago(system.last_checked_at)}</TableCell>
+                  <TableCell sx={{ display: { xs: "none", lg: "table-cell" } }}>
+                    {ago(system.last_checked_at)}
+                  </TableCell>
                 </TableRow>
               ))}
               {data && data.items.length === 0 && (

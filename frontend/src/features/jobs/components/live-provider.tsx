@@ -1,11 +1,10 @@
-import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { useStore } from "react-redux";
 
 import { orcaApi } from "@/client/orca-api";
-import { LiveClient, type ConnectionState } from "@/lib/live";
+import { LiveClient } from "@/lib/live";
 import type { AppStore } from "@/lib/store";
-
-const LiveContext = createContext<LiveClient | null>(null);
+import { LiveContext } from "@/features/jobs/hooks/live-context";
 
 /** One live connection for the whole console, opened when a page first watches something. */
 export function LiveProvider({ children }: { children: ReactNode }) {
@@ -25,17 +24,4 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   );
   useEffect(() => () => client.close(), [client]);
   return <LiveContext.Provider value={client}>{children}</LiveContext.Provider>;
-}
-
-export function useLiveClient(): LiveClient {
-  const client = useContext(LiveContext);
-  if (!client) throw new Error("useLiveClient outside <LiveProvider>");
-  return client;
-}
-
-export function useConnectionState(): ConnectionState {
-  const client = useLiveClient();
-  const [state, setState] = useState<ConnectionState>("closed");
-  useEffect(() => client.onState(setState), [client]);
-  return state;
 }
