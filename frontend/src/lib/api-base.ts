@@ -25,7 +25,8 @@ export function serializeParams(params: Record<string, unknown>): string {
 }
 
 const rawBaseQuery = fetchBaseQuery({
-  baseUrl: "",
+  // The page's own origin: the API serves the console (or `npm run dev` proxies to it).
+  baseUrl: globalThis.location?.origin ?? "",
   credentials: "same-origin",
   paramsSerializer: serializeParams,
   prepareHeaders: (headers, { getState }) => {
