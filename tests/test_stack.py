@@ -78,6 +78,15 @@ def _log_in_as_admin(port: int, output: str, password: str | None) -> None:
         f"{base}/systems", headers={"Authorization": f"Bearer {token}"}, timeout=5
     ).json()
     assert [(s["name"], s["connector"]) for s in systems["items"]] == [("localhost", "local")]
+    # Testing it runs a command from the API process itself (under the real server's event
+    # loop, which once refused the local connector's switch to its own account).
+    tested = httpx.post(
+        f"{base}/systems/{systems['items'][0]['id']}/test",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["ok"] is True, tested.json()
 
 
 def _run_once(

@@ -127,6 +127,9 @@ def api() -> None:
         forwarded_allow_ips=settings.trusted_proxies or "",
         server_header=False,
         timeout_graceful_shutdown=10,
+        # The standard event loop, as in the workers: uvloop's subprocess_exec refuses the
+        # user/group switch the local connector makes when the API tests a local system.
+        loop="asyncio",
         # WebSocket: protocol pings find dead peers; clients send only small commands.
         ws="websockets-sansio",
         ws_ping_interval=20,
