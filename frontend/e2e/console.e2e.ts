@@ -4,7 +4,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { launch, newContext, screenshot, signIn } from "./browser";
+import { launch, newContext, signIn } from "./browser";
 
 const stack = inject("stack");
 let browser: Browser;
@@ -60,13 +60,11 @@ describe("the web console", () => {
     await page.getByRole("heading", { name: "e2e-local", level: 1 }).waitFor();
     await page.getByRole("button", { name: "Test connection" }).click();
     const result = page.getByRole("status");
-    await page.waitForTimeout(5000);
-    await screenshot(page, "debug-test-connection");
     await result.waitFor();
     expect(await result.textContent()).toContain("Connected, authenticated");
   });
 
-  it.skip("runs a job on three systems, shows output live, cancels one, and reruns the failed", async () => {
+  it("runs a job on three systems, shows output live, cancels one, and reruns the failed", async () => {
     await page.goto("/jobs/new");
     await page.getByLabel("Groups").click();
     await page.getByRole("option", { name: "web" }).click();
@@ -106,7 +104,7 @@ describe("the web console", () => {
     await expect.poll(async () => page.locator("[role=option][data-system]").count()).toBe(2);
   });
 
-  it.skip("shows the job's audit trail", async () => {
+  it("shows the job's audit trail", async () => {
     await page.goto("/audit?action=job.*");
     await page
       .getByRole("table", { name: "Audit events" })
@@ -117,7 +115,7 @@ describe("the web console", () => {
     await page.getByTestId("verify-result").filter({ hasText: "The chain is intact" }).waitFor();
   });
 
-  it.skip("signs out, and a viewer finds no run controls", async () => {
+  it("signs out, and a viewer finds no run controls", async () => {
     await page.getByRole("button", { name: "Account menu" }).click();
     await page.getByRole("menuitem", { name: "Sign out" }).click();
     await page.getByRole("button", { name: "Sign in" }).waitFor();
