@@ -43,3 +43,32 @@ ensure_venv() {
     printf '%s' "$want" > "$stamp"
   fi
 }
+
+# ensure_console_deps: install the web console's npm packages (exactly the lockfile's) when
+# package-lock.json changed since the last install.
+ensure_console_deps() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "error: the web console needs Node.js 20 or newer with npm (https://nodejs.org)" >&2
+    return 1
+  fi
+  local stamp=frontend/node_modules/.orca-install-stamp want
+  want="$(cat frontend/package-lock.json)"
+  if [[ ! -f $stamp ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
+    echo "Installing the web console's packages (npm ci) ..." >&2
+    (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+    printf '%s' "$want" > "$stamp"
+  fi
+}
+
+# ensure_console_build: build the web console into frontend/dist when its sources are newer
+# than the last build (`orca up` serves it at /).
+ensure_console_build() {
+  ensure_console_deps
+  local newest
+  newest=$(find frontend/src frontend/index.html frontend/public frontend/package-lock.json \
+    frontend/vite.config.ts -newer frontend/dist/index.html 2>/dev/null | head -1 || true)
+  if [[ ! -f frontend/dist/index.html ]] || [[ -n $newest ]]; then
+    echo "Building the web console ..." >&2
+    (cd frontend && npm run --silent build)
+  fi
+}
