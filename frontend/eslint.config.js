@@ -8,7 +8,10 @@ import tseslint from "typescript-eslint";
 // Layers import downwards only: shared code (components, hooks, lib, config, client) → features
 // → app, and no feature imports another (bulletproof-react's project structure).
 const FEATURES = ["admin", "audit", "auth", "credentials", "dashboard", "jobs", "systems"];
-const UPWARDS = { group: ["../*", "./*/../*"], message: "Import with @/ rather than a relative path upwards." };
+const UPWARDS = {
+  group: ["../*", "./*/../*"],
+  message: "Import with @/ rather than a relative path upwards.",
+};
 
 function restricted(...patterns) {
   return { "no-restricted-imports": ["error", { patterns: [UPWARDS, ...patterns] }] };
@@ -31,14 +34,18 @@ export default tseslint.config(
   },
   {
     files: ["src/components/**", "src/hooks/**", "src/lib/**", "src/config/**"],
-    rules: restricted({ group: ["@/features/*", "@/app/*"], message: "Shared code does not import features or the app layer." }),
+    rules: restricted({
+      group: ["@/features/*", "@/app/*"],
+      message: "Shared code does not import features or the app layer.",
+    }),
   },
   ...FEATURES.map((feature) => ({
     files: [`src/features/${feature}/**`],
     rules: restricted(
       {
         group: ["@/features/*", `!@/features/${feature}`],
-        message: "Features do not import each other; move what they share to src/components, src/hooks or src/lib.",
+        message:
+          "Features do not import each other; move what they share to src/components, src/hooks or src/lib.",
       },
       { group: ["@/app/*"], message: "Features do not import the app layer." },
     ),

@@ -70,7 +70,8 @@ describe("the web console", () => {
     await page.getByRole("option", { name: "web" }).click();
     await page.keyboard.press("Escape");
     await page.getByTestId("target-count").filter({ hasText: "Matches 3 systems" }).waitFor();
-    await page.getByRole("textbox", { name: "Command" })
+    await page
+      .getByRole("textbox", { name: "Command" })
       .fill(
         'for i in 1 2 3 4 5 6; do echo "tick $i on $(hostname)"; sleep 1; done; [ "$i" = 6 ] && exit 3',
       );
