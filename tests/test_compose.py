@@ -29,6 +29,7 @@ def test_compose_file_validates(tmp_path: Path) -> None:
         pytest.skip("no docker client with compose here")
     # As a user deploys it: the compose file beside a .env made from .env.example.
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    (tmp_path / "frontend").symlink_to(ROOT / "frontend")  # the console's build context
     example = (ROOT / ".env.example").read_text()
     (tmp_path / ".env").write_text(example.replace("change-me", "s3cret"))
     result = subprocess.run(
@@ -36,7 +37,9 @@ def test_compose_file_validates(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    assert {"postgres", "redis", "migrate", "api", "worker"} <= set(resolved["services"])
+    assert {"postgres", "redis", "migrate", "api", "worker", "frontend"} <= set(
+        resolved["services"]
+    )
     api = resolved["services"]["api"]
     assert "orca" in " ".join(api["command"]) and "api" in api["command"]
 
@@ -51,10 +54,19 @@ def test_compose_file_structure() -> None:
             "service_completed_successfully"
         )
     assert "ports" not in services["worker"]  # workers scale out: no fixed host port
+    frontend = services["frontend"]
+    assert frontend["build"] == "./frontend"
+    assert frontend["depends_on"]["api"]["condition"] == "service_healthy"
+    # The console's nginx proxies the API and upgrades its WebSocket.
+    nginx = (ROOT / "frontend" / "nginx.conf").read_text()
+    assert "proxy_pass http://api:8000;" in nginx
+    assert "proxy_set_header Upgrade $http_upgrade;" in nginx
+    assert "try_files $uri /index.html;" in nginx
 
 
-def test_dockerfile_is_multi_stage_and_not_root() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text()
+@pytest.mark.parametrize("path", ["Dockerfile", "frontend/Dockerfile"])
+def test_dockerfiles_are_multi_stage_and_not_root(path: str) -> None:
+    dockerfile = (ROOT / path).read_text()
     assert dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2
     user_lines = [line for line in dockerfile.splitlines() if line.startswith("USER ")]
     assert user_lines and user_lines[-1] != "USER root"
