@@ -64,6 +64,92 @@ describe("the web console", () => {
     expect(await result.textContent()).toContain("Connected, authenticated");
   });
 
+  it("adds an SSH system, shows its scanned host key's fingerprint, and trusts it", async () => {
+    const spare = stack.spare_ssh;
+    expect(spare).not.toBeNull();
+    await page.goto("/systems/new");
+    await page.getByLabel("Name").first().fill("spare-1");
+    await page.getByRole("textbox", { name: "Host" }).fill("127.0.0.1");
+    await page.getByRole("spinbutton", { name: "Port" }).fill(String(spare!.port));
+    await page.getByLabel("Credential").click();
+    await page.getByRole("option", { name: /fleet-ssh/ }).click();
+    await page.getByRole("button", { name: "Add system" }).click();
+    await page.getByRole("heading", { name: "spare-1", level: 1 }).waitFor();
+    await page.getByText("No host key is trusted for this system yet").waitFor();
+    await page.getByRole("button", { name: "Scan host key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Trust this host key?" });
+    expect(await dialog.getByTestId("fingerprint").textContent()).toBe(spare!.fingerprint);
+    await dialog.getByRole("button", { name: "Trust this key" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByText(spare!.fingerprint).waitFor();
+    await page.getByRole("button", { name: "Test connection" }).click();
+    const result = page.getByRole("status");
+    await result.waitFor();
+    expect(await result.textContent()).toContain("Connected, authenticated");
+  });
+
+  it("imports systems, listing each bad row's problem first", async () => {
+    await page.goto("/systems/import");
+    const csv = page.getByRole("textbox", { name: "CSV" });
+    await csv.fill(
+      "name,host,port,connector\nimported-1,10.9.0.1,22,ssh\nimported-2,,99999,ssh\nimported-1,10.9.0.3,22,ssh",
+    );
+    await page.getByRole("button", { name: "Import" }).click();
+    const problems = page.getByRole("table", { name: "Import problems" });
+    await problems.waitFor();
+    const text = (await problems.textContent()) ?? "";
+    expect(text).toContain("port");
+    expect(text).toContain("host");
+    expect(text).toContain("also used by row");
+    await csv.fill(
+      "name,host,port,connector\nimported-1,10.9.0.1,22,ssh\nimported-2,10.9.0.2,2222,ssh",
+    );
+    await page.getByRole("button", { name: "Import" }).click();
+    await expect.poll(() => page.url()).toContain("/systems?imported=2");
+    await page.getByRole("table", { name: "Systems" }).getByText("imported-2").waitFor();
+  });
+
+  it("stores a credential and never shows its secret again", async () => {
+    const secret = "hunter2-never-shown-" + Date.now();
+    await page.goto("/credentials/new");
+    await page.getByLabel("Name").fill("e2e-secret");
+    await page.getByLabel("Username").fill("deploy");
+    await page.getByLabel("Password").fill(secret);
+    await page.getByRole("button", { name: "Store credential" }).click();
+    await page
+      .getByRole("table", { name: "Credentials" })
+      .getByRole("link", { name: "e2e-secret" })
+      .click();
+    await page.getByRole("heading", { name: "Edit e2e-secret", level: 1 }).waitFor();
+    expect(await page.getByLabel("Password").inputValue()).toBe("");
+    expect(await page.content()).not.toContain(secret);
+  });
+
+  it("remembers the theme chosen and answers keyboard shortcuts", async () => {
+    await page.goto("/");
+    await page.getByRole("button", { name: "Theme: follows the system" }).click();
+    await page.getByRole("button", { name: "Theme: light" }).click();
+    await page.reload();
+    await page.getByRole("button", { name: "Theme: dark" }).waitFor();
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(
+      "rgb(13, 22, 32)",
+    );
+    await page.getByRole("button", { name: "Theme: dark" }).click();
+    await page.keyboard.press("g");
+    await page.keyboard.press("s");
+    await page.getByRole("heading", { name: "Systems", level: 1 }).waitFor();
+    await page.keyboard.press("/");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-shortcut"))).toBe(
+      "search",
+    );
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("?");
+    await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("n");
+    await page.getByRole("heading", { name: "New job", level: 1 }).waitFor();
+  });
+
   it("runs a job on three systems, shows output live, cancels one, and reruns the failed", async () => {
     await page.goto("/jobs/new");
     await page.getByLabel("Groups").click();

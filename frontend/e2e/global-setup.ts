@@ -12,6 +12,7 @@ export type StackInfo = {
   admin: { username: string; password: string };
   viewer: { username: string; password: string };
   ssh_systems: string[];
+  spare_ssh: { port: number; fingerprint: string } | null;
   ssh_host_keys: Record<string, string>;
 };
 

@@ -92,7 +92,8 @@ class Stack:
         username, password = _ensure_account()
         keys_dir = Path(tempfile.mkdtemp(prefix="orca-e2e-keys-"))
         account = SshAccount(username, password, {"ed25519": make_ssh_key(keys_dir)}, "")
-        self.servers = [start_sshd(account) for _ in range(self.ssh_servers)]
+        # One more than the systems: the browser test adds it, scans its key and trusts it.
+        self.servers = [start_sshd(account) for _ in range(self.ssh_servers + 1)]
         shutil.rmtree(keys_dir, ignore_errors=True)
         return account, self.servers
 
@@ -125,7 +126,7 @@ class Stack:
                         "secret": {"password": account.password},
                     },
                 )
-                for index, server in enumerate(servers, start=1):
+                for index, server in enumerate(servers[: self.ssh_servers], start=1):
                     system = post(
                         "/systems",
                         {
@@ -150,6 +151,12 @@ class Stack:
             "admin": {"username": "admin", "password": self.password},
             "viewer": {"username": "vera", "password": VIEWER_PASSWORD},
             "ssh_systems": systems,
+            "spare_ssh": {
+                "port": self.servers[-1].port,
+                "fingerprint": self.servers[-1].host_key.fingerprint,
+            }
+            if self.servers
+            else None,
             "ssh_host_keys": {
                 f"web-{i}": s.host_key.fingerprint for i, s in enumerate(self.servers, 1)
             },
