@@ -69,8 +69,8 @@ describe("the web console", () => {
     expect(spare).not.toBeNull();
     await page.goto("/systems/new");
     await page.getByLabel("Name").first().fill("spare-1");
-    await page.getByRole("textbox", { name: "Host" }).fill("127.0.0.1");
-    await page.getByRole("spinbutton", { name: "Port" }).fill(String(spare!.port));
+    await page.getByRole("textbox", { name: "Host", exact: true }).fill("127.0.0.1");
+    await page.getByRole("spinbutton", { name: "Port", exact: true }).fill(String(spare!.port));
     await page.getByLabel("Credential").click();
     await page.getByRole("option", { name: /fleet-ssh/ }).click();
     await page.getByRole("button", { name: "Add system" }).click();
@@ -112,7 +112,7 @@ describe("the web console", () => {
   it("stores a credential and never shows its secret again", async () => {
     const secret = "hunter2-never-shown-" + Date.now();
     await page.goto("/credentials/new");
-    await page.getByLabel("Name").fill("e2e-secret");
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("e2e-secret");
     await page.getByLabel("Username").fill("deploy");
     await page.getByLabel("Password").fill(secret);
     await page.getByRole("button", { name: "Store credential" }).click();

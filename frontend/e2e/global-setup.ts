@@ -39,7 +39,10 @@ export default async function setup(project: TestProject) {
   if (!existsSync(resolve(root, "frontend/dist/index.html"))) {
     throw new Error("frontend/dist is missing: `npm run e2e` builds it first (npm run build)");
   }
-  const python = process.env.ORCA_PYTHON ?? resolve(root, ".venv/bin/python");
+  // ORCA_PYTHON may be relative to where the tests were started (frontend/).
+  const python = process.env.ORCA_PYTHON
+    ? resolve(process.env.ORCA_PYTHON)
+    : resolve(root, ".venv/bin/python");
   const child = spawn(python, ["-m", "tests.e2e.stack"], {
     cwd: root,
     stdio: ["pipe", "pipe", "inherit"],

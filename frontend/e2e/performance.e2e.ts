@@ -119,7 +119,7 @@ describe("a job with 200 systems and 50,000 lines of output", () => {
       0,
     );
 
-    await page.getByLabel("Follow").uncheck();
+    await page.getByRole("switch", { name: "Follow" }).uncheck();
     const frames = await scrollFrames(page, '[role="log"]', 120);
     results.output_scroll_frame_median = median(frames);
     results.output_scroll_frame_p95 = p95(frames);

@@ -107,12 +107,12 @@ export function NamedPanel({
                 </ListItemButton>
               </ListItem>
             ))}
-            {items.length === 0 && (
-              <Typography variant="body2" color="text.secondary" sx={{ p: 1 }}>
-                None yet.
-              </Typography>
-            )}
           </List>
+          {items.length === 0 && (
+            <Typography variant="body2" color="text.secondary" sx={{ p: 1 }}>
+              None yet.
+            </Typography>
+          )}
         </Paper>
         <Paper variant="outlined" sx={{ p: 2 }}>
           {selected ? (

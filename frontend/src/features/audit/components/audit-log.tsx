@@ -1,4 +1,7 @@
+import KeyboardArrowDown from "@mui/icons-material/KeyboardArrowDown";
+import KeyboardArrowRight from "@mui/icons-material/KeyboardArrowRight";
 import Alert from "@mui/material/Alert";
+import IconButton from "@mui/material/IconButton";
 import Box from "@mui/material/Box";
 import Button from "@mui/material/Button";
 import Chip from "@mui/material/Chip";
@@ -201,9 +204,25 @@ export function AuditLog() {
                     hover
                     onClick={() => setOpen(open === event.id ? null : event.id)}
                     sx={{ cursor: "pointer" }}
-                    aria-expanded={open === event.id}
                   >
-                    <TableCell sx={{ fontVariantNumeric: "tabular-nums" }}>{event.seq}</TableCell>
+                    <TableCell sx={{ fontVariantNumeric: "tabular-nums", whiteSpace: "nowrap" }}>
+                      <IconButton
+                        size="small"
+                        aria-label={`Details of event ${event.seq}`}
+                        aria-expanded={open === event.id}
+                        onClick={(click) => {
+                          click.stopPropagation();
+                          setOpen(open === event.id ? null : event.id);
+                        }}
+                      >
+                        {open === event.id ? (
+                          <KeyboardArrowDown fontSize="small" />
+                        ) : (
+                          <KeyboardArrowRight fontSize="small" />
+                        )}
+                      </IconButton>
+                      {event.seq}
+                    </TableCell>
                     <TableCell sx={{ whiteSpace: "nowrap" }}>{when(event.occurred_at)}</TableCell>
                     <TableCell>{event.actor_username ?? "system"}</TableCell>
                     <TableCell sx={{ fontFamily: MONO, fontSize: 13 }}>{event.action}</TableCell>

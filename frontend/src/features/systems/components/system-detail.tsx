@@ -100,7 +100,7 @@ export function SystemDetail({ system }: { system: SystemOut }) {
             : `Failed (${tested.data.category ?? "error"}): ${tested.data.message ?? ""}`}
         </Alert>
       )}
-      {system.health_status === "host_key_unknown" && (
+      {system.connector === "ssh" && !system.host_key_fingerprint && (
         <Alert severity="warning" sx={{ mb: 2 }}>
           No host key is trusted for this system yet: scan it, check the fingerprint on the machine,
           and trust it.
