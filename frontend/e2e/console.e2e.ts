@@ -50,6 +50,25 @@ describe("the web console", () => {
     expect(refresh?.sameSite).toBe("Strict");
   });
 
+  it("refreshes an expired access token once, without the user noticing", async () => {
+    // The stack's access tokens live 30 seconds.
+    const seen: string[] = [];
+    const record = (response: { url: () => string; status: () => number }) => {
+      const path = new URL(response.url()).pathname;
+      if (path.startsWith("/api/")) seen.push(`${response.status()} ${path}`);
+    };
+    page.on("response", record);
+    await page.waitForTimeout(31_000);
+    await page.getByRole("link", { name: "Systems" }).click();
+    await page.getByRole("table", { name: "Systems" }).getByRole("link").first().waitFor();
+    page.off("response", record);
+    expect(seen.filter((entry) => entry.endsWith("/api/v1/auth/refresh"))).toEqual([
+      "200 /api/v1/auth/refresh",
+    ]);
+    expect(seen.some((entry) => entry.startsWith("401 "))).toBe(true);
+    expect(page.url()).not.toContain("/login");
+  });
+
   it("adds a system with the form", async () => {
     await page.goto("/systems/new");
     await page.getByLabel("Name").first().fill("e2e-local");

@@ -61,6 +61,8 @@ class Stack:
             "ORCA_API_PORT": str(self.port),
             "ORCA_WORKERS": "2",
             "ORCA_LOG_LEVEL": "WARNING",
+            # Short-lived access tokens: the console must refresh them unseen during the run.
+            "ORCA_ACCESS_TOKEN_TTL_SECONDS": "30",
         }
         self.up = subprocess.Popen(
             [*ORCA, "up"],
