@@ -1,31 +1,46 @@
 // Setting the stage through the API, as a script would: faster than clicking, and the pages
 // under test then show what the API holds.
 export class Api {
+  private token = "";
+
   private constructor(
     private readonly base: string,
-    private readonly token: string,
+    private readonly username: string,
+    private readonly password: string,
   ) {}
 
   static async login(base: string, username: string, password: string): Promise<Api> {
-    const response = await fetch(`${base}/api/v1/auth/login`, {
+    const api = new Api(base, username, password);
+    await api.signIn();
+    return api;
+  }
+
+  private async signIn() {
+    const response = await fetch(`${this.base}/api/v1/auth/login`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username, password }),
+      body: JSON.stringify({ username: this.username, password: this.password }),
     });
     if (!response.ok) throw new Error(`login: ${response.status} ${await response.text()}`);
-    const body = (await response.json()) as { access_token: string };
-    return new Api(base, body.access_token);
+    this.token = ((await response.json()) as { access_token: string }).access_token;
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.base}/api/v1${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const send = () =>
+      fetch(`${this.base}/api/v1${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    let response = await send();
+    if (response.status === 401) {
+      // The stack's access tokens are short-lived; a script simply signs in again.
+      await this.signIn();
+      response = await send();
+    }
     if (!response.ok)
       throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
