@@ -2,6 +2,8 @@
 // works too. Reset whenever the filters change.
 import { useCallback, useState } from "react";
 
+export type CursorPages = ReturnType<typeof useCursorPages>;
+
 export function useCursorPages() {
   const [stack, setStack] = useState<string[]>([]);
   return {

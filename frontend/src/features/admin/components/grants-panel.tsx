@@ -23,6 +23,7 @@ import {
   useUpdateGrantMutation,
   type GrantLevel,
 } from "@/client/orca-api";
+import { EmptyRow } from "@/components/ui/empty-row";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { usePermissions } from "@/hooks/use-permissions";
 
@@ -164,15 +165,9 @@ export function GrantsPanel() {
                   )}
                 </TableRow>
               ))}
-              {grants.data?.items.length === 0 && (
-                <TableRow>
-                  <TableCell colSpan={4}>
-                    <Typography variant="body2" color="text.secondary" sx={{ py: 2 }}>
-                      No grants: only admins and auditors see any system.
-                    </Typography>
-                  </TableCell>
-                </TableRow>
-              )}
+              <EmptyRow show={grants.data?.items.length === 0} colSpan={4}>
+                No grants: only admins and auditors see any system.
+              </EmptyRow>
             </TableBody>
           </Table>
         </TableContainer>

@@ -203,14 +203,7 @@ export function UsersPanel() {
           </Table>
         </TableContainer>
       </Paper>
-      <Pager
-        page={pages.page}
-        shown={data?.items.length ?? 0}
-        total={data?.total}
-        hasNext={Boolean(data?.next_cursor)}
-        onPrevious={pages.previous}
-        onNext={() => pages.next(data?.next_cursor)}
-      />
+      <Pager pages={pages} result={data} />
       <Dialog
         open={dialog}
         onClose={() => setDialog(false)}

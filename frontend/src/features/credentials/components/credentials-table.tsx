@@ -6,11 +6,11 @@ import TableCell from "@mui/material/TableCell";
 import TableContainer from "@mui/material/TableContainer";
 import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
-import Typography from "@mui/material/Typography";
 import { useEffect, useState } from "react";
 import { Link as RouterLink } from "react-router";
 
 import { useListCredentialsQuery } from "@/client/orca-api";
+import { EmptyRow } from "@/components/ui/empty-row";
 import { Pager } from "@/components/ui/pager";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { SearchField } from "@/components/ui/search-field";
@@ -85,27 +85,14 @@ export function CredentialsTable() {
                   </TableCell>
                 </TableRow>
               ))}
-              {data?.items.length === 0 && (
-                <TableRow>
-                  <TableCell colSpan={6}>
-                    <Typography variant="body2" color="text.secondary" sx={{ py: 2 }}>
-                      No credential yet.
-                    </Typography>
-                  </TableCell>
-                </TableRow>
-              )}
+              <EmptyRow show={data?.items.length === 0} colSpan={6}>
+                No credential yet.
+              </EmptyRow>
             </TableBody>
           </Table>
         </TableContainer>
       </Paper>
-      <Pager
-        page={pages.page}
-        shown={data?.items.length ?? 0}
-        total={data?.total}
-        hasNext={Boolean(data?.next_cursor)}
-        onPrevious={pages.previous}
-        onNext={() => pages.next(data?.next_cursor)}
-      />
+      <Pager pages={pages} result={data} />
     </>
   );
 }

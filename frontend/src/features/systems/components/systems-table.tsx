@@ -10,11 +10,11 @@ import TableContainer from "@mui/material/TableContainer";
 import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
 import TextField from "@mui/material/TextField";
-import Typography from "@mui/material/Typography";
 import { useEffect } from "react";
 import { Link as RouterLink, useSearchParams } from "react-router";
 
 import { useListSystemsQuery, type HealthStatus, type SystemKind } from "@/client/orca-api";
+import { EmptyRow } from "@/components/ui/empty-row";
 import { Pager } from "@/components/ui/pager";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { SearchField } from "@/components/ui/search-field";
@@ -169,27 +169,14 @@ export function SystemsTable() {
                   </TableCell>
                 </TableRow>
               ))}
-              {data && data.items.length === 0 && (
-                <TableRow>
-                  <TableCell colSpan={6}>
-                    <Typography variant="body2" color="text.secondary" sx={{ py: 2 }}>
-                      No system matches.
-                    </Typography>
-                  </TableCell>
-                </TableRow>
-              )}
+              <EmptyRow show={data?.items.length === 0} colSpan={6}>
+                No system matches.
+              </EmptyRow>
             </TableBody>
           </Table>
         </TableContainer>
       </Paper>
-      <Pager
-        page={pages.page}
-        shown={data?.items.length ?? 0}
-        total={data?.total}
-        hasNext={Boolean(data?.next_cursor)}
-        onPrevious={pages.previous}
-        onNext={() => pages.next(data?.next_cursor)}
-      />
+      <Pager pages={pages} result={data} />
     </>
   );
 }
