@@ -160,6 +160,29 @@ async def test_replay_of_a_finished_job_then_live_feed(orca: Engine, served: Ser
     await ws.close()
 
 
+async def test_ending_one_output_keeps_the_job_followed(orca: Engine, served: Served) -> None:
+    """A job page follows the job and the output of the system on screen; picking another
+    system ends that output only, never the job's state events."""
+    await orca.local_system("a")
+    await orca.local_system("b")
+    job = await orca.submit({"command": "sleep 1; echo done", "targets": {"systems": ["a", "b"]}})
+    first = (await orca.executions(job["id"]))[0]
+    ws = await _open(orca, served)
+    await ws.send(json.dumps({"op": "subscribe", "job_id": job["id"]}))
+    await _until(ws, lambda m: m["type"] == "caught_up")
+    await ws.send(json.dumps({"op": "subscribe", "execution_id": first["id"], "after_seq": 0}))
+    await _until(ws, lambda m: m["type"] == "caught_up" and m.get("execution_id"))
+    await ws.send(json.dumps({"op": "unsubscribe", "execution_id": first["id"]}))
+    await _until(ws, lambda m: m["type"] == "unsubscribed")
+    finished = await _until(
+        ws, lambda m: m["type"] == "job" and m["status"] == "succeeded", seconds=30
+    )
+    ended = {m["execution_id"] for m in finished if m["type"] == "execution" and m["finished_at"]}
+    assert len(ended) == 2
+    assert not [m for m in finished if m["type"] == "output"]
+    await ws.close()
+
+
 async def test_subscriptions_and_events_follow_access(orca: Engine, served: Served) -> None:
     public = await orca.local_system("public")
     await orca.local_system("secret")

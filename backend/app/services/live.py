@@ -73,6 +73,9 @@ class Closed(Exception):
 class _Follow:
     job_id: uuid.UUID
     visible: set[uuid.UUID] | None  # None: every execution of the job
+    # Followed for itself (a subscribe by job_id), not only for some execution's output: ending
+    # those outputs then leaves the job's state events flowing.
+    whole_job: bool = False
     output_all: bool = False
     output_of: set[uuid.UUID] = field(default_factory=set)
 
@@ -213,6 +216,7 @@ class LiveSession:
             seq = _int(message.get("after_seq"), "after_seq")
             after[execution_id] = seq or 0
         else:
+            follow.whole_job = True
             follow.output_all = follow.output_all or bool(message.get("output"))
             given = message.get("after") or {}
             if not isinstance(given, dict):
@@ -245,7 +249,8 @@ class LiveSession:
         for follow in list(self._follows.values()):
             if execution_id is not None and execution_id in follow.output_of:
                 follow.output_of.discard(execution_id)
-                if not follow.output_all and not follow.output_of and job_id is None:
+                wanted = follow.whole_job or follow.output_all or follow.output_of
+                if not wanted and job_id is None:
                     job_id = follow.job_id
             if job_id == follow.job_id:
                 del self._follows[follow.job_id]
