@@ -9,7 +9,7 @@ import {
   type FetchBaseQueryError,
 } from "@reduxjs/toolkit/query/react";
 
-import { refreshAccessToken, signedIn, signedOut, type SessionState } from "@/lib/session";
+import { retryWithFreshToken, type SessionState } from "@/lib/session";
 
 /** Query strings as the API reads them: a list repeats its name (`status=a&status=b`), and
  * an absent value (undefined, null, "") is left out. */
@@ -43,23 +43,14 @@ function urlOf(args: string | FetchArgs): string {
   return typeof args === "string" ? args : args.url;
 }
 
-export const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (
+export const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = (
   args,
   api,
   extraOptions,
 ) => {
-  let result = await rawBaseQuery(args, api, extraOptions);
-  if (result.error?.status !== 401 || NO_RETRY.some((url) => urlOf(args).startsWith(url))) {
-    return result;
-  }
-  const token = await refreshAccessToken();
-  if (token === null) {
-    api.dispatch(signedOut("expired"));
-    return result;
-  }
-  api.dispatch(signedIn(token));
-  result = await rawBaseQuery(args, api, extraOptions);
-  return result;
+  const send = async () => rawBaseQuery(args, api, extraOptions);
+  if (NO_RETRY.some((url) => urlOf(args).startsWith(url))) return send();
+  return retryWithFreshToken(api.dispatch, send, (result) => result.error?.status === 401);
 };
 
 export const baseApi = createApi({

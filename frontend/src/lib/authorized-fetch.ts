@@ -1,29 +1,22 @@
 // For the few calls RTK Query does not suit (file downloads): the same bearer token, and the
 // same single transparent refresh on a 401.
-import { refreshAccessToken, signedIn, signedOut } from "@/lib/session";
+import { retryWithFreshToken } from "@/lib/session";
 import type { AppStore } from "@/lib/store";
 
-export async function authorizedFetch(
+export function authorizedFetch(
   store: AppStore,
   url: string,
   init: RequestInit = {},
 ): Promise<Response> {
-  const attempt = (token: string | null) =>
-    fetch(url, {
+  const send = () => {
+    const token = store.getState().session.accessToken;
+    return fetch(url, {
       ...init,
       credentials: "same-origin",
       headers: { ...(init.headers ?? {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     });
-  let response = await attempt(store.getState().session.accessToken);
-  if (response.status !== 401) return response;
-  const token = await refreshAccessToken();
-  if (!token) {
-    store.dispatch(signedOut("expired"));
-    return response;
-  }
-  store.dispatch(signedIn(token));
-  response = await attempt(token);
-  return response;
+  };
+  return retryWithFreshToken(store.dispatch, send, (response) => response.status === 401);
 }
 
 /** Saves a response body as a file the browser downloads. */

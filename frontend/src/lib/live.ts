@@ -115,10 +115,13 @@ export class LiveClient {
     this.setState("closed");
   }
 
+  /** One server subscription per job or execution, however many watch it here (a later
+   * watcher of the same target gets what happens from then on, not a second replay). */
   private add(watch: Watch): () => void {
+    const shared = [...this.watches].some((other) => sameTarget(other, watch));
     this.watches.add(watch);
     this.stopped = false;
-    if (this.socket?.readyState === WebSocket.OPEN) this.send(subscription(watch));
+    if (this.socket?.readyState === WebSocket.OPEN && !shared) this.send(subscription(watch));
     else if (!this.socket && this.state !== "connecting") void this.connect();
     return () => {
       this.watches.delete(watch);

@@ -1,7 +1,7 @@
 // The signed-in session: the access token lives only in memory (this slice); the refresh token
 // lives in an httpOnly cookie that scripts cannot read (see docs/security.md). A page load, or
 // an access token that expired, spends the cookie once for a new access token.
-import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
+import { createSlice, type Dispatch, type PayloadAction } from "@reduxjs/toolkit";
 
 export const REFRESH_URL = "/api/v1/auth/refresh";
 export const LOGIN_URL = "/api/v1/auth/login";
@@ -72,4 +72,25 @@ export function refreshAccessToken(fetchFn: typeof fetch = fetch): Promise<strin
   };
   inFlight = run();
   return inFlight;
+}
+
+/**
+ * Runs `send`; when `refused` says the access token was turned down, spends the refresh cookie
+ * once and runs `send` again (it reads the token afresh), or signs out. The one place that does
+ * this, for RTK Query and for plain downloads alike.
+ */
+export async function retryWithFreshToken<R>(
+  dispatch: Dispatch,
+  send: () => Promise<R>,
+  refused: (result: R) => boolean,
+): Promise<R> {
+  const first = await send();
+  if (!refused(first)) return first;
+  const token = await refreshAccessToken();
+  if (token === null) {
+    dispatch(signedOut("expired"));
+    return first;
+  }
+  dispatch(signedIn(token));
+  return send();
 }

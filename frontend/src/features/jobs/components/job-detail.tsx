@@ -7,7 +7,7 @@ import Chip from "@mui/material/Chip";
 import Collapse from "@mui/material/Collapse";
 import LinearProgress from "@mui/material/LinearProgress";
 import Typography from "@mui/material/Typography";
-import { useEffect, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { useStore } from "react-redux";
 import { useNavigate, useSearchParams } from "react-router";
 
@@ -27,7 +27,6 @@ import { paths } from "@/config/paths";
 import { usePermissions } from "@/hooks/use-permissions";
 import { authorizedFetch, saveResponse } from "@/lib/authorized-fetch";
 import { ago, bytes, duration } from "@/lib/format";
-import type { JobEvent } from "@/lib/live";
 import type { AppStore } from "@/lib/store";
 import { MONO } from "@/lib/theme";
 import { ExecutionsList } from "@/features/jobs/components/executions-list";
@@ -35,30 +34,15 @@ import { OutputViewer, type StreamChoice } from "@/features/jobs/components/outp
 import { StatusGrid } from "@/features/jobs/components/status-grid";
 import { useExecutionOutput } from "@/features/jobs/hooks/use-execution-output";
 import { useJobExecutions } from "@/features/jobs/hooks/use-job-executions";
-import { useConnectionState, useLiveClient } from "@/features/jobs/hooks/use-live";
-
-function useJobStatus(job: JobOut): string {
-  const live = useLiveClient();
-  const [status, setStatus] = useState(job.status);
-  useEffect(() => setStatus(job.status), [job.status]);
-  useEffect(
-    () =>
-      live.watchJob(job.id, (event) => {
-        if (event.type === "job") setStatus((event as JobEvent).status as JobOut["status"]);
-      }),
-    [job.id, live],
-  );
-  return status;
-}
+import { useConnectionState } from "@/features/jobs/hooks/use-live";
 
 export function JobDetail({ job }: { job: JobOut }) {
   const { can, me } = usePermissions();
   const navigate = useNavigate();
   const store = useStore() as AppStore;
   const [search, setSearch] = useSearchParams();
-  const status = useJobStatus(job);
+  const { status, executions, loaded, error } = useJobExecutions(job);
   const active = status === "pending" || status === "running";
-  const { executions, loaded, error } = useJobExecutions(job.id, active);
   const connection = useConnectionState();
   const [cancelJob, cancelled] = useCancelJobMutation();
   const [cancelExecution, cancelledOne] = useCancelExecutionMutation();
@@ -150,7 +134,7 @@ export function JobDetail({ job }: { job: JobOut }) {
         }
       />
       <ProblemAlert error={cancelled.error ?? cancelledOne.error ?? rerunning.error} />
-      <ProblemAlert error={error as never} title="Could not load the executions" />
+      <ProblemAlert error={error} title="Could not load the executions" />
       {connection === "reconnecting" && (
         <Alert severity="warning" sx={{ mb: 2 }}>
           The live connection dropped; reconnecting. Nothing is lost: output resumes where it

@@ -1,14 +1,22 @@
-// Every execution of a job, kept current: the REST list first (all pages), then live state
-// events merged in by version, and a slow REST refresh while the job runs (for why-pending
-// reasons, which only the REST view carries).
+// A job kept current: its status, and every execution. The REST list comes first (all pages),
+// then live state events are merged in by version. While the job runs, the executions still
+// waiting are re-read every 10 s for their why-pending reasons, which only REST carries.
+import type { SerializedError } from "@reduxjs/toolkit";
+import type { FetchBaseQueryError } from "@reduxjs/toolkit/query";
 import { useEffect, useMemo, useState } from "react";
 
-import { useLazyListExecutionsQuery, type ExecutionOut } from "@/client/orca-api";
+import {
+  useLazyListExecutionsQuery,
+  type ExecutionOut,
+  type ExecutionStatus,
+  type JobOut,
+} from "@/client/orca-api";
 import { useLiveClient } from "@/features/jobs/hooks/use-live";
-import type { ExecutionEvent, LiveEvent } from "@/lib/live";
+import type { ExecutionEvent, JobEvent } from "@/lib/live";
 
 const PAGE = 500;
-const REFRESH_MS = 10000;
+const WAITING_REFRESH_MS = 10000;
+const WAITING: ExecutionStatus[] = ["pending", "queued"];
 
 function merge(current: ExecutionOut, event: ExecutionEvent): ExecutionOut {
   if (event.version < current.version) return current;
@@ -40,55 +48,81 @@ function merge(current: ExecutionOut, event: ExecutionEvent): ExecutionOut {
       terminal && event.started_at && event.finished_at
         ? new Date(event.finished_at).getTime() - new Date(event.started_at).getTime()
         : current.duration_ms,
-    waiting: event.status === "pending" || event.status === "queued" ? current.waiting : null,
+    waiting: WAITING.includes(event.status as ExecutionStatus) ? current.waiting : null,
   };
 }
 
-export function useJobExecutions(jobId: string, active: boolean) {
+/** Rows read by REST, kept unless the map already holds a newer version of them. */
+function withRows(current: Map<string, ExecutionOut>, rows: ExecutionOut[], fresh: boolean) {
+  const next = fresh ? new Map<string, ExecutionOut>() : new Map(current);
+  for (const row of rows) {
+    const known = current.get(row.id);
+    next.set(row.id, known && known.version > row.version ? known : row);
+  }
+  return next;
+}
+
+export function useJobExecutions(job: JobOut) {
   const [byId, setById] = useState<Map<string, ExecutionOut>>(new Map());
+  const [status, setStatus] = useState(job.status);
   const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<FetchBaseQueryError | SerializedError>();
   const [fetchPage] = useLazyListExecutionsQuery();
   const live = useLiveClient();
+  const active = status === "pending" || status === "running";
 
+  useEffect(() => setStatus(job.status), [job.status]);
+
+  // Every page, once per job; then, while it runs, only the waiting ones.
   useEffect(() => {
     let cancelled = false;
-    async function load() {
+    async function read(only?: ExecutionStatus[]): Promise<ExecutionOut[]> {
       const rows: ExecutionOut[] = [];
       let cursor: string | null | undefined;
       do {
         const page = await fetchPage({
-          jobId,
+          jobId: job.id,
           limit: PAGE,
           cursor: cursor ?? undefined,
           sort: "position",
+          status: only,
         }).unwrap();
         rows.push(...page.items);
         cursor = page.next_cursor;
       } while (cursor && !cancelled);
-      if (cancelled) return;
-      setById((current) => {
-        const next = new Map<string, ExecutionOut>();
-        for (const row of rows) {
-          const known = current.get(row.id);
-          next.set(row.id, known && known.version > row.version ? known : row);
-        }
-        return next;
-      });
-      setLoaded(true);
+      return rows;
     }
-    const run = () => load().catch((exc: unknown) => !cancelled && setError(exc));
-    void run();
-    const timer = active ? setInterval(() => void run(), REFRESH_MS) : undefined;
+    const failed = (exc: unknown) => !cancelled && setError(exc as FetchBaseQueryError);
+    read()
+      .then((rows) => {
+        if (cancelled) return;
+        setById((current) => withRows(current, rows, true));
+        setLoaded(true);
+      })
+      .catch(failed);
     return () => {
       cancelled = true;
-      clearInterval(timer);
     };
-  }, [jobId, active, fetchPage]);
+  }, [job.id, fetchPage]);
+
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => {
+      fetchPage({ jobId: job.id, limit: PAGE, status: WAITING, sort: "position" })
+        .unwrap()
+        .then((page) => setById((current) => withRows(current, page.items, false)))
+        .catch(() => undefined);
+    }, WAITING_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [job.id, active, fetchPage]);
 
   useEffect(
     () =>
-      live.watchJob(jobId, (event: LiveEvent) => {
+      live.watchJob(job.id, (event) => {
+        if (event.type === "job") {
+          setStatus((event as JobEvent).status as JobOut["status"]);
+          return;
+        }
         if (event.type !== "execution") return;
         const update = event as ExecutionEvent;
         setById((current) => {
@@ -101,12 +135,12 @@ export function useJobExecutions(jobId: string, active: boolean) {
           return next;
         });
       }),
-    [jobId, live],
+    [job.id, live],
   );
 
   const executions = useMemo(
     () => [...byId.values()].sort((a, b) => a.position - b.position),
     [byId],
   );
-  return { executions, loaded, error };
+  return { status, executions, loaded, error };
 }
