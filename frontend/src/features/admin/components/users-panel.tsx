@@ -15,7 +15,7 @@ import TableContainer from "@mui/material/TableContainer";
 import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
 import TextField from "@mui/material/TextField";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
 import {
   useCreateUserMutation,
@@ -80,9 +80,7 @@ function OneTimePassword({
 
 export function UsersPanel() {
   const [q, setQ] = useState("");
-  const pages = useCursorPages();
-  const { reset } = pages;
-  useEffect(reset, [q, reset]);
+  const pages = useCursorPages(q);
   const { can, me } = usePermissions();
   const manage = can("users:manage");
   const { data, error } = useListUsersQuery({ limit: 50, cursor: pages.cursor, q: q || undefined });

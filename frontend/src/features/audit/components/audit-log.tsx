@@ -15,7 +15,7 @@ import TableContainer from "@mui/material/TableContainer";
 import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
 import TextField from "@mui/material/TextField";
-import { Fragment, useEffect, useState } from "react";
+import { Fragment, useState } from "react";
 import { useStore } from "react-redux";
 import { useSearchParams } from "react-router";
 
@@ -60,7 +60,7 @@ export function AuditLog() {
     since: iso(value("since")),
     until: iso(value("until")),
   };
-  const pages = useCursorPagesReset(search.toString());
+  const pages = useCursorPages(search.toString());
   const { data, error, isFetching } = useListAuditEventsQuery({
     ...filters,
     limit: 100,
@@ -285,11 +285,4 @@ export function AuditLog() {
       <Pager pages={pages} result={data} />
     </>
   );
-}
-
-function useCursorPagesReset(key: string) {
-  const pages = useCursorPages();
-  const { reset } = pages;
-  useEffect(reset, [key, reset]);
-  return pages;
 }

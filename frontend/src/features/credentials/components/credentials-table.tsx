@@ -6,7 +6,7 @@ import TableCell from "@mui/material/TableCell";
 import TableContainer from "@mui/material/TableContainer";
 import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { Link as RouterLink } from "react-router";
 
 import { useListCredentialsQuery } from "@/client/orca-api";
@@ -22,9 +22,7 @@ import { MONO } from "@/lib/theme";
 
 export function CredentialsTable() {
   const [q, setQ] = useState("");
-  const pages = useCursorPages();
-  const { reset } = pages;
-  useEffect(reset, [q, reset]);
+  const pages = useCursorPages(q);
   const { can } = usePermissions();
   const { data, error } = useListCredentialsQuery({
     limit: 50,

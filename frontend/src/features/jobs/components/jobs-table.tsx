@@ -12,7 +12,7 @@ import TableContainer from "@mui/material/TableContainer";
 import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
 import TextField from "@mui/material/TextField";
-import { useEffect } from "react";
+
 import { Link as RouterLink, useSearchParams } from "react-router";
 
 import { useListJobsQuery, type JobOut, type JobStatus } from "@/client/orca-api";
@@ -63,10 +63,7 @@ export function JobsTable() {
   const statuses = search.getAll("status") as JobStatus[];
   const mine = search.get("mine") === "1";
   const since = search.get("since") ?? "";
-  const pages = useCursorPages();
-  const { reset } = pages;
-  const statusKey = statuses.join(",");
-  useEffect(reset, [q, statusKey, mine, since, reset]);
+  const pages = useCursorPages(search.toString());
 
   const { data, error, isFetching } = useListJobsQuery(
     {

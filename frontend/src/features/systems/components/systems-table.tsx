@@ -10,7 +10,7 @@ import TableContainer from "@mui/material/TableContainer";
 import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
 import TextField from "@mui/material/TextField";
-import { useEffect } from "react";
+
 import { Link as RouterLink, useSearchParams } from "react-router";
 
 import { useListSystemsQuery, type HealthStatus, type SystemKind } from "@/client/orca-api";
@@ -33,9 +33,7 @@ export function SystemsTable() {
   const health = search.get("health") ?? "";
   const connector = search.get("connector") ?? "";
   const label = search.get("label") ?? "";
-  const pages = useCursorPages();
-  const { reset } = pages;
-  useEffect(reset, [q, kind, health, connector, label, reset]);
+  const pages = useCursorPages(search.toString());
 
   const { data, error, isFetching } = useListSystemsQuery({
     limit: PAGE,
