@@ -52,3 +52,7 @@ async def systems_by_health(session: AsyncSession, visible: ColumnElement[bool])
         select(System.health_status, func.count()).where(visible).group_by(System.health_status)
     )
     return {str(status): int(count) for status, count in result.all()}
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    return (await session.execute(select(func.now()))).scalar_one()

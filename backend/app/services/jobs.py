@@ -103,6 +103,17 @@ def executions_filter(principal: Principal, job: Job) -> ColumnElement[bool]:
     return Execution.system_id.in_(_visible_system_ids(principal))
 
 
+def visible_executions_filter(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause on Execution across jobs: those of the principal's own jobs, and those on
+    systems they can view (the rule the job pages apply, job by job)."""
+    if principal.role in GLOBAL_LEVEL:
+        return true()
+    return or_(
+        Execution.job_id.in_(select(Job.id).where(Job.created_by_id == principal.id)),
+        Execution.system_id.in_(_visible_system_ids(principal)),
+    )
+
+
 async def get(session: AsyncSession, principal: Principal, job_id: uuid.UUID) -> Job:
     job = await jobs_repo.get_visible(session, job_id, jobs_filter(principal))
     if job is None:

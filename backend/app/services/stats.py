@@ -1,38 +1,21 @@
-"""The dashboard's overview, counted in SQL over what the caller may see.
-
-Executions count when their job is visible to the caller in full (its author, admins,
-auditors) or when they ran on a system the caller can view, the same rule as the job pages.
-"""
+"""The dashboard's overview, counted in SQL over what the caller may see: executions of their
+own jobs and on systems they can view, the same rule as the job pages."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.policy import GLOBAL_LEVEL
 from app.auth.principal import Principal
-from app.models import Execution, Job, System
 from app.models.enums import ExecutionStatus, GrantLevel, HealthStatus, JobStatus
 from app.repositories import stats as stats_repo
 from app.schemas.stats import Overview, TimelineBucket
 from app.services import access
-from app.services.jobs import jobs_filter
+from app.services import jobs as jobs_service
 
 # Hourly buckets up to two days, then daily ones: at most 48 bars either way (30 days max).
 HOURLY_UP_TO = 48
-
-
-def _executions_filter(principal: Principal) -> ColumnElement[bool]:
-    if principal.role in GLOBAL_LEVEL:
-        return true()
-    return or_(
-        Execution.job_id.in_(select(Job.id).where(Job.created_by_id == principal.id)),
-        Execution.system_id.in_(
-            select(System.id).where(access.systems_filter(principal, GrantLevel.view))
-        ),
-    )
 
 
 def _every(
@@ -44,7 +27,8 @@ def _every(
 async def overview(
     session: AsyncSession, principal: Principal, hours: int, now: datetime | None = None
 ) -> Overview:
-    now = now or datetime.now(UTC)
+    # The database's clock, which stamped every created_at counted here.
+    now = now or await stats_repo.database_now(session)
     bucket_seconds = 3600 if hours <= HOURLY_UP_TO else 86400
     # Whole buckets, the last one ending at the next bucket boundary after now.
     end = datetime.fromtimestamp((now.timestamp() // bucket_seconds + 1) * bucket_seconds, tz=UTC)
@@ -52,7 +36,7 @@ async def overview(
     since = end - timedelta(seconds=buckets * bucket_seconds)
 
     rows = await stats_repo.executions_by_bucket(
-        session, since, bucket_seconds, _executions_filter(principal)
+        session, since, bucket_seconds, jobs_service.visible_executions_filter(principal)
     )
     timeline = [
         TimelineBucket(start=since + timedelta(seconds=i * bucket_seconds), counts={})
@@ -65,7 +49,7 @@ async def overview(
             counts = timeline[index].counts
             counts[status] = counts.get(status, 0) + count
 
-    visible_jobs = jobs_filter(principal)
+    visible_jobs = jobs_service.jobs_filter(principal)
     return Overview(
         since=since,
         until=end,
