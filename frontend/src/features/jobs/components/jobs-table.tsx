@@ -13,6 +13,7 @@ import TableHead from "@mui/material/TableHead";
 import TableRow from "@mui/material/TableRow";
 import TextField from "@mui/material/TextField";
 
+import { useEffect, useState } from "react";
 import { Link as RouterLink, useSearchParams } from "react-router";
 
 import { useListJobsQuery, type JobOut, type JobStatus } from "@/client/orca-api";
@@ -65,6 +66,8 @@ export function JobsTable() {
   const since = search.get("since") ?? "";
   const pages = useCursorPages(search.toString());
 
+  // Every 5 s while a listed job runs; every 30 s otherwise (a new job may still appear).
+  const [poll, setPoll] = useState(5000);
   const { data, error, isFetching } = useListJobsQuery(
     {
       limit: 50,
@@ -74,8 +77,10 @@ export function JobsTable() {
       createdBy: mine && me ? me.id : undefined,
       since: since ? new Date(Date.now() - Number(since) * 3600 * 1000).toISOString() : undefined,
     },
-    { pollingInterval: 5000 },
+    { pollingInterval: poll },
   );
+  const running = data?.items.some((job) => job.status === "pending" || job.status === "running");
+  useEffect(() => setPoll(running === false ? 30000 : 5000), [running]);
 
   function update(change: (next: URLSearchParams) => void) {
     const next = new URLSearchParams(search);
