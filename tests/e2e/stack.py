@@ -29,7 +29,7 @@ import httpx
 
 from app.core.embedded import free_port
 from tests.fixtures.keys import make_ssh_key
-from tests.fixtures.sshd import SSHD, SshAccount, SshServer, _ensure_account, start_sshd
+from tests.fixtures.sshd import SSHD, SshAccount, SshServer, ensure_account, start_sshd
 
 ROOT = Path(__file__).resolve().parents[2]
 ORCA = [str(Path(sys.executable).with_name("orca"))]
@@ -91,7 +91,7 @@ class Stack:
                 print(f"[orca up] {line.rstrip()}", file=sys.stderr, flush=True)
 
     def _start_fleet(self) -> tuple[SshAccount, list[SshServer]]:
-        username, password = _ensure_account()
+        username, password = ensure_account()
         keys_dir = Path(tempfile.mkdtemp(prefix="orca-e2e-keys-"))
         account = SshAccount(username, password, {"ed25519": make_ssh_key(keys_dir)}, "")
         # One more than the systems: the browser test adds it, scans its key and trusts it.
