@@ -59,6 +59,8 @@ type Values = {
   operationTimeout: string;
 };
 
+type TextKey = { [K in keyof Values]: Values[K] extends string ? K : never }[keyof Values];
+
 function initial(system?: SystemOut): Values {
   const options = (system?.options ?? {}) as Record<string, unknown>;
   const text = (key: string) =>
@@ -137,6 +139,15 @@ export function SystemForm({
     setValues((current) => ({ ...current, [key]: value }));
   const help = (field: string, fallback?: string) => fieldMessage(problem, field) ?? fallback;
   const bad = (field: string) => Boolean(fieldMessage(problem, field));
+  // An input for one of how-to-reach-it's text values: only admins change them, and the API's
+  // message for its field (`options.jump_port`) shows under it.
+  const reach = (key: TextKey, field: string, fallback?: string) => ({
+    value: values[key],
+    onChange: (event: { target: { value: string } }) => set(key, event.target.value),
+    disabled: !admin,
+    error: bad(field),
+    helperText: help(field, fallback),
+  });
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -268,23 +279,12 @@ export function SystemForm({
                     gridTemplateColumns: { xs: "1fr", sm: "3fr 1fr" },
                   }}
                 >
-                  <TextField
-                    label="Host"
-                    required
-                    disabled={!admin}
-                    value={values.host}
-                    onChange={(e) => set("host", e.target.value)}
-                    error={bad("host")}
-                    helperText={help("host", "Name or address")}
-                  />
+                  <TextField label="Host" required {...reach("host", "host", "Name or address")} />
                   <TextField
                     label="Port"
                     type="number"
-                    disabled={!admin}
-                    value={values.port}
-                    onChange={(e) => set("port", e.target.value)}
-                    error={bad("port")}
-                    helperText={help(
+                    {...reach(
+                      "port",
                       "port",
                       values.connector === "ssh"
                         ? "Default 22"
@@ -340,40 +340,33 @@ export function SystemForm({
                 >
                   <TextField
                     label="Jump host"
-                    disabled={!admin}
-                    value={values.jumpHost}
-                    onChange={(e) => set("jumpHost", e.target.value)}
-                    error={bad("options.jump_host")}
-                    helperText={help("options.jump_host", "A bastion to go through (optional)")}
+                    {...reach(
+                      "jumpHost",
+                      "options.jump_host",
+                      "A bastion to go through (optional)",
+                    )}
                   />
                   <TextField
                     label="Jump port"
                     type="number"
-                    disabled={!admin}
-                    value={values.jumpPort}
-                    onChange={(e) => set("jumpPort", e.target.value)}
+                    {...reach("jumpPort", "options.jump_port")}
                   />
                   <TextField
                     label="Jump username"
-                    disabled={!admin}
-                    value={values.jumpUsername}
-                    onChange={(e) => set("jumpUsername", e.target.value)}
+                    {...reach("jumpUsername", "options.jump_username")}
                   />
                   <TextField
                     label="Jump host key"
-                    disabled={!admin}
-                    value={values.jumpHostKey}
-                    onChange={(e) => set("jumpHostKey", e.target.value)}
-                    error={bad("options.jump_host_key")}
-                    helperText={help("options.jump_host_key", "The bastion's public key, pinned")}
+                    {...reach(
+                      "jumpHostKey",
+                      "options.jump_host_key",
+                      "The bastion's public key, pinned",
+                    )}
                   />
                   <TextField
                     label="Connect timeout (s)"
                     type="number"
-                    disabled={!admin}
-                    value={values.connectTimeout}
-                    onChange={(e) => set("connectTimeout", e.target.value)}
-                    helperText="Default 10"
+                    {...reach("connectTimeout", "options.connect_timeout", "Default 10")}
                   />
                 </Box>
               )}
@@ -460,17 +453,12 @@ export function SystemForm({
                   >
                     <TextField
                       label="Working directory"
-                      disabled={!admin}
-                      value={values.workingDirectory}
-                      onChange={(e) => set("workingDirectory", e.target.value)}
+                      {...reach("workingDirectory", "options.working_directory")}
                     />
                     <TextField
                       label="Operation timeout (s)"
                       type="number"
-                      disabled={!admin}
-                      value={values.operationTimeout}
-                      onChange={(e) => set("operationTimeout", e.target.value)}
-                      helperText="Default 20"
+                      {...reach("operationTimeout", "options.operation_timeout", "Default 20")}
                     />
                   </Box>
                 </>
