@@ -21,9 +21,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff() -> None:
-    result = _run("ruff", "check", "backend", "tests", "alembic")
+    result = _run("ruff", "check", "backend", "tests", "alembic", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
-    result = _run("ruff", "format", "--check", "backend", "tests", "alembic")
+    result = _run("ruff", "format", "--check", "backend", "tests", "alembic", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -50,6 +50,18 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     stop_timeout: float
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, out: Callable[[str], None]) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(self.stop_timeout)
+        except subprocess.TimeoutExpired:
+            out(f"{self.name} did not stop in {self.stop_timeout:.0f}s; killing it")
+            self.proc.kill()
+            self.proc.wait()
 
 
 @dataclass
@@ -151,7 +163,11 @@ class Stack:
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], stop_timeout: float) -> None:
-        proc = subprocess.Popen(
+        self.children.append(Child(name, self._launch(argv, env), stop_timeout, argv, env))
+
+    @staticmethod
+    def _launch(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             argv,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -160,7 +176,13 @@ class Stack:
             # If we are killed outright, the kernel tells the child to stop too.
             preexec_fn=die_with_parent(signal.SIGTERM),
         )
-        self.children.append(Child(name, proc, stop_timeout))
+
+    def restart(self, name: str) -> None:
+        """Stop one child (`api`, `worker-1`, ...) the way `stop` would, and start it again
+        (the benchmark empties the workers' connection pools this way)."""
+        child = next(c for c in self.children if c.name == name)
+        child.stop(self.out)
+        child.proc = self._launch(child.argv, child.env)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Wait until /readyz says ready; fail early if a child dies meanwhile."""
@@ -214,12 +236,7 @@ class Stack:
                 if child.proc.poll() is None:
                     child.proc.send_signal(signal.SIGTERM)
             for child in group:
-                try:
-                    child.proc.wait(child.stop_timeout)
-                except subprocess.TimeoutExpired:
-                    self.out(f"{child.name} did not stop in {child.stop_timeout:.0f}s; killing it")
-                    child.proc.kill()
-                    child.proc.wait()
+                child.stop(self.out)
         self.children.clear()
         if self.redis is not None:
             self.redis.stop()

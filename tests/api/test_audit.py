@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.core.config import Settings
 from app.models import User
 from app.models.enums import AuditOutcome, Role
+from app.repositories import audit as audit_repo
 from app.services import audit
 from tests.fixtures.app import LiveApp
 from tests.fixtures.auth import _HASH, PASSWORD, Account, MakeAccount, login, token_for
@@ -51,6 +52,7 @@ async def _sample(session: AsyncSession, actor: Account) -> None:
         outcome=AuditOutcome.denied,
         details={"permission": "users:manage"},
     )
+    await audit_repo.write_pending(session)  # queued until the commit otherwise
 
 
 async def _actions(client: httpx.AsyncClient, account: Account, **params: object) -> list[str]:
@@ -104,6 +106,7 @@ async def test_keyset_pages_walk_everything_once(
 ) -> None:
     for index in range(7):
         await audit.record(session, "test.event", details={"n": index})
+    await audit_repo.write_pending(session)
     seen: list[int] = []
     cursor = None
     while True:

@@ -6,12 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.core.context import client_context, client_var
-from app.models import AuditEvent
+from app.models import AuditEvent, SystemGroup
 from app.repositories import audit as audit_repo
 from app.services import audit
 
@@ -38,6 +38,7 @@ async def _three_events(session: AsyncSession) -> list[AuditEvent]:
     finally:
         client_var.reset(token)
     third = await audit.record(session, "user.logout", actor_username="Zoë 🐋")
+    await audit_repo.write_pending(session)  # rows are queued until the commit otherwise
     return [first, second, third]
 
 
@@ -87,6 +88,7 @@ async def test_the_caller_cannot_choose_the_time_or_id(session: AsyncSession) ->
 )
 async def test_history_cannot_be_rewritten(session: AsyncSession, statement: str) -> None:
     await audit.record(session, "user.login")
+    await audit_repo.write_pending(session)
     with pytest.raises(DBAPIError, match="append-only"):
         async with session.begin_nested():
             await session.execute(text(statement))
@@ -119,8 +121,9 @@ async def test_inserts_outside_read_committed_are_refused(fresh_database_url: st
     engine = create_async_engine(fresh_database_url, isolation_level="REPEATABLE READ")
     try:
         async with AsyncSession(engine) as session:
+            await audit.record(session, "user.login")
             with pytest.raises(DBAPIError, match="need READ COMMITTED isolation"):
-                await audit.record(session, "user.login")
+                await session.commit()
     finally:
         await engine.dispose()
 
@@ -202,3 +205,47 @@ async def test_an_anchor_catches_rows_cut_from_the_end(session: AsyncSession) ->
 def test_malformed_anchors_are_refused(text_: str) -> None:
     with pytest.raises(ValueError, match="SEQ:HASH"):
         audit.Anchor.parse(text_)
+
+
+async def test_audit_rows_go_in_last_so_lock_order_cannot_deadlock(fresh_database_url: str) -> None:
+    """One transaction records an audit row and then updates a row; another updates that row
+    and then records an audit row. Written when recorded, the first held the audit lock while
+    waiting for the row, and the second held the row while waiting for the audit lock: a
+    deadlock, found by the fan-out benchmark between a worker claiming one execution and one
+    finishing another. Written at commit, both go through."""
+    engine = create_async_engine(fresh_database_url, pool_size=4)
+    try:
+        async with AsyncSession(engine) as setup:
+            group = SystemGroup(name="contended")
+            setup.add(group)
+            await setup.flush()
+            group_id = group.id
+            await setup.commit()
+        recorded, updated = asyncio.Event(), asyncio.Event()
+        rename = update(SystemGroup).where(SystemGroup.id == group_id)
+
+        async def audit_then_row() -> None:
+            async with AsyncSession(engine) as session:
+                await audit.record(session, "test.first")
+                recorded.set()
+                await updated.wait()
+                await session.execute(rename.values(description="first"))  # waits for the other
+                await session.commit()
+
+        async def row_then_audit() -> None:
+            async with AsyncSession(engine) as session:
+                await recorded.wait()
+                await session.execute(rename.values(description="second"))
+                updated.set()
+                await asyncio.sleep(0.3)  # the other is now waiting for this row
+                await audit.record(session, "test.second")
+                await session.commit()
+
+        await asyncio.wait_for(asyncio.gather(audit_then_row(), row_then_audit()), timeout=30)
+        async with AsyncSession(engine) as session:
+            result = await audit.verify_chain(session)
+            assert result.ok and result.rows_checked == 2
+            actions = await session.execute(select(AuditEvent.action).order_by(AuditEvent.seq))
+            assert list(actions.scalars()) == ["test.second", "test.first"]
+    finally:
+        await engine.dispose()

@@ -14,6 +14,7 @@ from app.auth.principal import Principal
 from app.core.errors import Forbidden
 from app.models import AuditEvent, Grant, System, SystemGroup, TeamMember
 from app.models.enums import GrantLevel, Role
+from app.repositories import audit as audit_repo
 from app.services import access
 from tests.fixtures.auth import Account, MakeAccount
 from tests.fixtures.systems import MakeGroup, MakeSystem, grant_to
@@ -136,6 +137,7 @@ async def test_a_refusal_names_every_system_beyond_reach_and_is_audited(
     # The audit row is written after the failed request's rollback.
     assert len(refused.value.on_rollback) == 1
     await refused.value.on_rollback[0](session)
+    await audit_repo.write_pending(session)
     event = (
         await session.execute(select(AuditEvent).where(AuditEvent.action == "access.denied"))
     ).scalar_one()

@@ -123,6 +123,10 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
     SATimeoutError,  # no pooled connection came free
+    # The transaction was rolled back whole to break a deadlock or a serialization conflict:
+    # running it again is what PostgreSQL asks for.
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
 )
 
 

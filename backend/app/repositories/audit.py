@@ -5,20 +5,51 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, Text, cast, func, select
+from sqlalchemy import Row, Select, Text, cast, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.models import AuditEvent
 from app.models.audit import search_text
 from app.models.enums import AuditOutcome
 from app.repositories.filters import escape_like
 
+# Audit rows wait in the session until its transaction commits, then go in as its last
+# statements. The database numbers and chains them under a transaction-wide lock (see migration
+# 0001), so a transaction that took that lock and then waited for a row lock could deadlock with
+# one holding the row and waiting for the audit lock: a worker claiming an execution (job row,
+# then audit) against one finishing another (audit, then job row) did, under the fan-out
+# benchmark. Written last, the audit lock is always the last lock taken, and it is held only for
+# the inserts and the commit.
+_PENDING = "orca_audit_pending"
+
 
 async def append(session: AsyncSession, event: AuditEvent) -> AuditEvent:
-    """Insert one audit row; the database assigns seq and the chain hashes."""
-    session.add(event)
-    await session.flush()
+    """Queue one audit row, written when the transaction commits (or at `write_pending`); the
+    database then assigns seq and the chain hashes."""
+    session.info.setdefault(_PENDING, []).append(event)
     return event
+
+
+async def write_pending(session: AsyncSession) -> None:
+    """Write the queued audit rows now (for a reader in the same transaction)."""
+    await session.run_sync(_write_pending)
+
+
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.flush()  # every other change first
+        session.add_all(pending)
+        session.flush()
+
+
+def _drop_pending(session: Session, previous_transaction: object) -> None:
+    session.info.pop(_PENDING, None)
+
+
+event.listen(Session, "before_commit", _write_pending)
+event.listen(Session, "after_soft_rollback", _drop_pending)
 
 
 async def chain_batch(session: AsyncSession, after_seq: int, limit: int) -> list[Row[Any]]:
