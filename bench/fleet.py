@@ -71,7 +71,7 @@ class Fleet:
         self.account = SshAccount(username, password, {"ed25519": self.key}, "")
         log(f"starting {self.size} sshd servers on loopback ...")
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
-            futures = [pool.submit(start_sshd, self.account) for _ in range(self.size)]
+            futures = [pool.submit(_start_one, self.account) for _ in range(self.size)]
             try:
                 for future in futures:
                     self.servers.append(future.result())
@@ -104,3 +104,15 @@ class Fleet:
             shutil.rmtree(server.directory, ignore_errors=True)
         self.servers.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _start_one(account: SshAccount) -> SshServer:
+    """One sshd; again on another port when a server started beside it took the free port
+    it was given first (they are picked before they are bound)."""
+    for attempt in range(5):
+        try:
+            return start_sshd(account)
+        except RuntimeError as error:
+            if "already in use" not in str(error) or attempt == 4:
+                raise
+    raise AssertionError("unreachable")

@@ -4,10 +4,11 @@ states it may start from, and a row that has moved on meanwhile is simply not re
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Execution, System
@@ -137,12 +138,24 @@ async def claim(
 ) -> Execution | None:
     """queued → running for this worker, if still queued for this attempt: the one place an
     execution is taken, so a second delivery of the same task finds nothing to claim."""
+    claimed = await claim_many(session, [(execution_id, attempt)], worker_id, lease_seconds)
+    return claimed[0] if claimed else None
+
+
+async def claim_many(
+    session: AsyncSession,
+    claims: Sequence[tuple[uuid.UUID, int]],
+    worker_id: str,
+    lease_seconds: float,
+) -> list[Execution]:
+    """`claim` for several (execution id, attempt) pairs in one statement; those claimed."""
+    if not claims:
+        return []
     result = await session.execute(
         _returning(
             update(Execution)
             .where(
-                Execution.id == execution_id,
-                Execution.attempt == attempt,
+                tuple_(Execution.id, Execution.attempt).in_(list(claims)),
                 Execution.status == ExecutionStatus.queued,
             )
             .values(
@@ -160,7 +173,7 @@ async def claim(
             )
         )
     )
-    return result.scalar_one_or_none()
+    return list(result.scalars())
 
 
 async def finish(
@@ -203,6 +216,7 @@ async def retry_later(
     worker_id: str,
     delay_seconds: float,
     reason: str,
+    **values: Any,
 ) -> Execution | None:
     """running → pending for another attempt after `delay_seconds` (its command never
     started)."""
@@ -224,6 +238,7 @@ async def retry_later(
                 started_at=None,
                 wait_reason=reason[:200],
                 version=NEXT_VERSION,
+                **values,
             )
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -91,9 +92,17 @@ async def change(session: AsyncSession, job_id: uuid.UUID, **values: Any) -> Job
 async def start(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
     """pending → running, the first time one of its executions starts (None if it already
     was running)."""
+    started = await start_many(session, [job_id])
+    return started[0] if started else None
+
+
+async def start_many(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> list[Job]:
+    """`start` for several jobs in one statement; those that were pending."""
+    if not job_ids:
+        return []
     result = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.pending)
+        .where(Job.id.in_(list(job_ids)), Job.status == JobStatus.pending)
         .values(
             status=JobStatus.running,
             started_at=func.now(),
@@ -103,7 +112,7 @@ async def start(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
         .returning(Job)
         .execution_options(populate_existing=True, synchronize_session=False)
     )
-    return result.scalar_one_or_none()
+    return list(result.scalars())
 
 
 async def state_counts(

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,25 +60,43 @@ def health_of(error: ConnectorError) -> HealthStatus:
 
 
 async def target_for(session: AsyncSession, vault: Vault, system: System) -> Target:
-    secret: dict[str, str] = {}
-    username = None
-    if system.credential_id is not None:
-        credential = await common_repo.get_by_id(session, Credential, system.credential_id)
-        if credential is not None:
-            username = credential.username
-            try:
-                secret = vault.open(credential.secret)
-            except VaultError as exc:
-                raise ConnectorError(str(exc)) from None
-    return Target(
-        system_id=str(system.id),
-        host=system.host,
-        port=system.port,
-        username=username,
-        secret=secret,
-        options=dict(system.options or {}),
-        host_key=system.host_key,
-    )
+    target = (await targets_for(session, vault, [system]))[system.id]
+    if isinstance(target, ConnectorError):
+        raise target
+    return target
+
+
+async def targets_for(
+    session: AsyncSession, vault: Vault, systems: Iterable[System]
+) -> dict[uuid.UUID, Target | ConnectorError]:
+    """How to reach each system, its credential opened (one query for all the credentials);
+    a credential that cannot be opened is that system's error."""
+    systems = list(systems)
+    wanted = sorted({s.credential_id for s in systems if s.credential_id is not None})
+    credentials = {c.id: c for c in await common_repo.get_many(session, Credential, wanted)}
+    opened: dict[uuid.UUID, tuple[str, dict[str, str]] | ConnectorError] = {}
+    for credential_id, credential in credentials.items():
+        try:
+            opened[credential_id] = (credential.username, vault.open(credential.secret))
+        except VaultError as exc:
+            opened[credential_id] = ConnectorError(str(exc))
+    targets: dict[uuid.UUID, Target | ConnectorError] = {}
+    for system in systems:
+        found = opened.get(system.credential_id) if system.credential_id is not None else None
+        if isinstance(found, ConnectorError):
+            targets[system.id] = found
+            continue
+        username, secret = found if found is not None else (None, {})
+        targets[system.id] = Target(
+            system_id=str(system.id),
+            host=system.host,
+            port=system.port,
+            username=username,
+            secret=secret,
+            options=dict(system.options or {}),
+            host_key=system.host_key,
+        )
+    return targets
 
 
 def _connector(connectors: Connectors, system: System) -> Connector:

@@ -18,9 +18,10 @@ tick, so a lost request only delays work, never strands it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from arq.connections import ArqRedis
@@ -68,6 +69,8 @@ class Dispatcher:
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
     settings: Settings
+    _wanted: bool = field(default=False, init=False)
+    _serving: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def run(self) -> int:
         """Run passes until nothing more can start; the number of executions queued."""
@@ -133,6 +136,19 @@ class Dispatcher:
         await self.redis.enqueue_job(
             DISPATCH_TASK, _defer_by=max(delay_seconds, 0.0), _queue_name=QUEUE_NAME
         )
+
+    def request(self) -> None:
+        """A pass soon, in the background. Requests made while a pass runs are served by one
+        more pass after it, not one each: a worker ending many executions at once asks for
+        one pass per batch, and this process runs one at a time."""
+        self._wanted = True
+        if self._serving is None or self._serving.done():
+            self._serving = asyncio.create_task(self._serve(), name="dispatch")
+
+    async def _serve(self) -> None:
+        while self._wanted:
+            self._wanted = False
+            await self.run_safely()
 
     async def run_safely(self) -> None:
         """A pass whose failure is logged, not raised (after-commit work)."""

@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -160,7 +161,7 @@ class OutputWriter:
                 return
             rows, dropped_seqs = self._plan(segments)
             await self._store(rows, dropped_seqs)
-            await self._publish(rows)
+            await self.publish(rows)
 
     def _plan(
         self, segments: list[tuple[OutputStream, bytearray]]
@@ -227,7 +228,7 @@ class OutputWriter:
             self._sessionmaker, work, what="storing output", give_up_after=self.retry_seconds
         )
 
-    async def _publish(self, rows: list[dict[str, Any]]) -> None:
+    async def publish(self, rows: list[dict[str, Any]]) -> None:
         """Live copies of what was stored. Best effort: a viewer that misses one fetches it
         from the database by its seq."""
         if not rows or time.monotonic() < self._publish_paused_until:
@@ -243,8 +244,10 @@ class OutputWriter:
             log.warning("publishing output failed: %s", type(exc).__name__)
             self._publish_paused_until = time.monotonic() + 5.0
 
-    async def close(self) -> None:
-        """Store everything still held, including a character left incomplete at the end."""
+    async def finish(self) -> FinalOutput:
+        """Stop, and hand back what is still held (including a character left incomplete at
+        the end) for the caller to store in the transaction that records the execution's end:
+        one write instead of two, and the end is never visible without all of the output."""
         # A periodic flush under way has taken its segments: cancelling it mid-store would lose
         # them. Stop the flusher only between flushes.
         async with self._lock:
@@ -256,4 +259,34 @@ class OutputWriter:
         self._partial.clear()
         if self._failure is not None:
             raise OutputLost("output could not be stored") from self._failure
-        await self.flush()
+        async with self._lock:
+            segments, self._segments, self._size = self._segments, [], 0
+            rows, dropped_seqs = self._plan(segments) if segments else ([], [])
+        return FinalOutput(rows, dropped_seqs, self.seq, self.kept, self.dropped)
+
+    async def close(self) -> None:
+        """Stop, and store and publish everything still held."""
+        final = await self.finish()
+        if final.rows or final.dropped_seqs:
+            await self._store(final.rows, final.dropped_seqs)
+            await self.publish(final.rows)
+
+
+@dataclass(frozen=True)
+class FinalOutput:
+    """What an output writer still held when it finished, with the execution's totals."""
+
+    rows: list[dict[str, Any]]
+    dropped_seqs: list[int]
+    seq: int
+    kept: int
+    dropped: int
+
+    def totals(self) -> dict[str, Any]:
+        """The execution's output columns."""
+        return {
+            "output_seq": self.seq,
+            "output_bytes": self.kept,
+            "output_dropped_bytes": self.dropped,
+            "output_truncated": self.dropped > 0,
+        }

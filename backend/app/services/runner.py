@@ -5,6 +5,11 @@ that finds nothing to claim (arq delivered it twice, a cancel won the race) does
 command starts at most once. The worker renews its leases with each heartbeat; an execution
 whose lease lapses belongs to a worker presumed dead, and the reconciler records it as lost.
 
+Claims and ends are written in batches (`core.batch.GroupCommit`): the executions a worker
+claims or ends while the previous batch is being written go into one transaction together, so
+under load a worker pays one commit for many executions, and at rest a batch of one costs
+nothing extra. Each execution's change is still its own compare-and-set.
+
 Cancel reaches a running execution two ways: a message on `orca:cancel` (at once), and the
 lease renewal, which reports executions marked for cancelling (within one heartbeat, should the
 message be lost).
@@ -13,8 +18,10 @@ message be lost).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import ConnectorError, ExecRequest, ExecResult, Target, Unreachable
 from app.connectors.registry import Connectors, UnknownConnector
+from app.core.batch import GroupCommit
 from app.core.config import Settings
 from app.core.db import after_commit, retrying
 from app.core.vault import Vault, VaultError
@@ -30,10 +38,11 @@ from app.models.enums import DEFAULT_SHELL, AuditOutcome, ExecutionStatus, Shell
 from app.repositories import common as common_repo
 from app.repositories import executions as executions_repo
 from app.repositories import jobs as jobs_repo
+from app.repositories import output as output_repo
 from app.services import audit, connectivity, events
 from app.services.dispatch import Dispatcher
 from app.services.executions import SYSTEM_ACTOR, audit_details, duration_ms, settle
-from app.services.output import OutputLost, OutputWriter
+from app.services.output import FinalOutput, OutputLost, OutputWriter
 
 log = logging.getLogger("orca.runner")
 
@@ -122,6 +131,14 @@ class _Claimed:
     shell: Shell = Shell.sh  # the job's, or the system's default
 
 
+@dataclass
+class _Ended:
+    claimed: _Claimed
+    outcome: Outcome
+    writer: OutputWriter | None = None
+    output: FinalOutput | None = None  # what the writer still held, stored with the end
+
+
 class Runner:
     """What one worker process runs now, and how it runs each."""
 
@@ -141,6 +158,10 @@ class Runner:
         self.worker_id = worker_id
         # The cancel signal of every execution this worker holds or is claiming.
         self.running: dict[uuid.UUID, asyncio.Event] = {}
+        self.claims: GroupCommit[tuple[uuid.UUID, int], _Claimed | None] = GroupCommit(
+            self._claim_batch, name="claims"
+        )
+        self.ends: GroupCommit[_Ended, None] = GroupCommit(self._end_batch, name="ends")
 
     def cancel(self, execution_ids: list[uuid.UUID]) -> int:
         hit = 0
@@ -167,92 +188,98 @@ class Runner:
         """The whole life of one claimed execution; what happened, in a word."""
         cancel = self.running.setdefault(execution_id, asyncio.Event())
         try:
-            claimed = await retrying(
-                self.sessionmaker,
-                lambda session: self._claim(session, execution_id, attempt),
-                what="claiming an execution",
-            )
+            claimed = await self.claims.submit((execution_id, attempt))
             if claimed is None:
                 return "not claimed"
             if claimed.problem is not None:
-                outcome = claimed.problem
+                ended = _Ended(claimed, claimed.problem)
             else:
                 assert claimed.target is not None
-                outcome = await self._execute(claimed, cancel)
+                ended = await self._execute(claimed, cancel)
         finally:
             self.running.pop(execution_id, None)
-        await retrying(
+        await self.ends.submit(ended)
+        return ended.outcome.status.value
+
+    async def _claim_batch(self, claims: Sequence[tuple[uuid.UUID, int]]) -> list[_Claimed | None]:
+        return await retrying(
             self.sessionmaker,
-            lambda session: self._finish(session, claimed.execution, claimed.job, outcome),
-            what="recording an execution's end",
+            lambda session: self._claim(session, claims),
+            what="claiming executions",
         )
-        return outcome.status.value
 
     async def _claim(
-        self, session: AsyncSession, execution_id: uuid.UUID, attempt: int
-    ) -> _Claimed | None:
-        execution = await executions_repo.claim(
-            session,
-            execution_id,
-            attempt,
-            self.worker_id,
-            self.settings.worker_heartbeat_ttl_seconds,
+        self, session: AsyncSession, claims: Sequence[tuple[uuid.UUID, int]]
+    ) -> list[_Claimed | None]:
+        rows = await executions_repo.claim_many(
+            session, claims, self.worker_id, self.settings.worker_heartbeat_ttl_seconds
         )
-        if execution is None:
-            log.debug("execution %s attempt %d: nothing to claim", execution_id, attempt)
-            return None
-        job = await common_repo.get_by_id(session, Job, execution.job_id)
-        assert job is not None  # executions go with their job
-        started_job = await jobs_repo.start(session, job.id)
-        target: Target | None = None
-        problem: Outcome | None = None
-        system = (
-            await common_repo.get_by_id(session, System, execution.system_id)
-            if execution.system_id is not None
-            else None
-        )
-        if system is None:
-            problem = Outcome(
-                ExecutionStatus.error,
-                error_code="system_deleted",
-                error_message="the system was deleted after the job was submitted",
-            )
-        else:
-            try:
-                target = await connectivity.target_for(session, self.vault, system)
-            except ConnectorError as error:
+        claimed_rows = {row.id: row for row in rows}
+        job_ids = sorted({row.job_id for row in rows})
+        jobs = {job.id: job for job in await common_repo.get_many(session, Job, job_ids)}
+        started_jobs = await jobs_repo.start_many(session, job_ids)
+        system_ids = sorted({row.system_id for row in rows if row.system_id is not None})
+        systems = {s.id: s for s in await common_repo.get_many(session, System, system_ids)}
+        targets = await connectivity.targets_for(session, self.vault, systems.values())
+        results: list[_Claimed | None] = []
+        for execution_id, attempt in claims:
+            # pop: the same task delivered twice into one batch is claimed once.
+            execution = claimed_rows.pop(execution_id, None)
+            if execution is None or execution.attempt != attempt:
+                log.debug("execution %s attempt %d: nothing to claim", execution_id, attempt)
+                results.append(None)
+                continue
+            job = jobs[execution.job_id]  # executions go with their job
+            system = systems.get(execution.system_id) if execution.system_id else None
+            target: Target | None = None
+            problem: Outcome | None = None
+            if system is None:
                 problem = Outcome(
-                    ExecutionStatus.error, error_code="credential", error_message=error.message
+                    ExecutionStatus.error,
+                    error_code="system_deleted",
+                    error_message="the system was deleted after the job was submitted",
                 )
-        await audit.record(
-            session,
-            "execution.start",
-            actor_username=SYSTEM_ACTOR,
-            target_type="execution",
-            target_id=execution.id,
-            details=audit_details(execution, worker=self.worker_id),
-        )
-        after_commit(
-            session,
-            lambda: events.publish_executions(
-                self.dispatcher.redis, [execution], [started_job] if started_job else []
-            ),
-        )
-        shell = job.shell or (DEFAULT_SHELL[system.kind] if system is not None else Shell.sh)
-        return _Claimed(execution, job, target, problem, shell)
+            else:
+                found = targets[system.id]
+                if isinstance(found, ConnectorError):
+                    problem = Outcome(
+                        ExecutionStatus.error, error_code="credential", error_message=found.message
+                    )
+                else:
+                    target = found
+            await audit.record(
+                session,
+                "execution.start",
+                actor_username=SYSTEM_ACTOR,
+                target_type="execution",
+                target_id=execution.id,
+                details=audit_details(execution, worker=self.worker_id),
+            )
+            shell = job.shell or (DEFAULT_SHELL[system.kind] if system is not None else Shell.sh)
+            results.append(_Claimed(execution, job, target, problem, shell))
+        if rows:
+            after_commit(
+                session,
+                lambda: events.publish_executions(self.dispatcher.redis, rows, started_jobs),
+            )
+        return results
 
-    async def _execute(self, claimed: _Claimed, cancel: asyncio.Event) -> Outcome:
+    async def _execute(self, claimed: _Claimed, cancel: asyncio.Event) -> _Ended:
         job, execution, target = claimed.job, claimed.execution, claimed.target
         assert target is not None
         try:
             connector = self.connectors.get(execution.connector)
             env = self.vault.open(job.environment_sealed) if job.environment_sealed else {}
         except UnknownConnector as error:
-            return Outcome(
-                ExecutionStatus.error, error_code="unsupported", error_message=str(error)
+            return _Ended(
+                claimed,
+                Outcome(ExecutionStatus.error, error_code="unsupported", error_message=str(error)),
             )
         except VaultError as error:
-            return Outcome(ExecutionStatus.error, error_code="credential", error_message=str(error))
+            return _Ended(
+                claimed,
+                Outcome(ExecutionStatus.error, error_code="credential", error_message=str(error)),
+            )
         request = ExecRequest(
             command=job.command if job.command is not None else job.script or "",
             shell=claimed.shell,
@@ -272,6 +299,7 @@ class Runner:
         )
         shutdown = False
         outcome: Outcome | None = None
+        final: FinalOutput | None = None
         task = asyncio.ensure_future(connector.execute(target, request, writer.write, cancel))
         try:
             try:
@@ -309,16 +337,69 @@ class Runner:
             )
         finally:
             try:
-                await writer.close()
+                final = await writer.finish()
             except OutputLost as error:
                 outcome = Outcome(
                     ExecutionStatus.error, error_code="output_lost", error_message=str(error)
                 )
-        return outcome
+        return _Ended(claimed, outcome, writer, final)
 
-    async def _finish(
-        self, session: AsyncSession, execution: Execution, job: Job, outcome: Outcome
-    ) -> None:
+    async def _end_batch(self, ended: Sequence[_Ended]) -> list[None]:
+        await retrying(
+            self.sessionmaker,
+            lambda session: self._end(session, ended),
+            what="recording executions' ends",
+        )
+        return [None] * len(ended)
+
+    async def _end(self, session: AsyncSession, ended: Sequence[_Ended]) -> None:
+        """Record how each execution ended, with the last of its output; then settle their
+        jobs, each once for the batch."""
+        changed: list[Execution] = []
+        delays: set[float] = set()
+        jobs: set[uuid.UUID] = set()
+        for item in sorted(ended, key=lambda each: each.claimed.execution.id):
+            row = await self._end_one(session, item, delays)
+            if row is not None:
+                changed.append(row)
+                if row.status != ExecutionStatus.pending:  # a retry leaves its job as it was
+                    jobs.add(row.job_id)
+        settled_jobs: list[Job] = []
+        for job_id in sorted(jobs):  # one order for every worker: no deadlock between batches
+            settled = await settle(session, job_id)
+            changed.extend(settled.executions)
+            if settled.job is not None:
+                settled_jobs.append(settled.job)
+        outputs = [
+            (item.writer, item.output.rows)
+            for item in ended
+            if item.writer is not None and item.output is not None and item.output.rows
+        ]
+
+        async def publish() -> None:
+            for writer, rows in outputs:
+                await writer.publish(rows)
+            await events.publish_executions(self.dispatcher.redis, changed, settled_jobs)
+
+        after_commit(session, publish)
+        for delay in sorted(delays):
+            after_commit(session, functools.partial(self.dispatcher.run_later, delay))
+        if jobs:
+
+            async def dispatch() -> None:
+                self.dispatcher.request()  # slots came free
+
+            after_commit(session, dispatch)
+
+    async def _end_one(
+        self, session: AsyncSession, item: _Ended, delays: set[float]
+    ) -> Execution | None:
+        execution, job, outcome = item.claimed.execution, item.claimed.job, item.outcome
+        totals: dict[str, Any] = {}
+        if item.output is not None:
+            await output_repo.append(session, item.output.rows)
+            await output_repo.drop(session, execution.id, item.output.dropped_seqs)
+            totals = item.output.totals()
         if outcome.retry:
             delay = job.retry_backoff_seconds * (2**execution.attempt)
             row = await executions_repo.retry_later(
@@ -327,9 +408,10 @@ class Runner:
                 self.worker_id,
                 delay,
                 f"{outcome.error_reason}: {outcome.error_message}",
+                **totals,
             )
             if row is None:
-                return
+                return None
             await audit.record(
                 session,
                 "execution.retry",
@@ -344,16 +426,22 @@ class Runner:
                     retry_in_seconds=delay,
                 ),
             )
-            retried: list[Execution] = [row]
-            after_commit(session, lambda: events.publish_executions(self.dispatcher.redis, retried))
-            after_commit(session, lambda: self.dispatcher.run_later(delay))
-            return
+            delays.add(delay)
+            return row
         row = await executions_repo.finish(
-            session, execution.id, self.worker_id, outcome.status, **outcome.values()
+            session, execution.id, self.worker_id, outcome.status, **outcome.values(), **totals
         )
         if row is None:
             log.warning("execution %s was decided elsewhere (lease lost?)", execution.id)
-            return
+            if item.output is not None:
+                await output_repo.record_totals(
+                    session,
+                    execution.id,
+                    seq=item.output.seq,
+                    kept=item.output.kept,
+                    dropped=item.output.dropped,
+                )
+            return None
         await audit.record(
             session,
             "execution.finish",
@@ -371,13 +459,4 @@ class Runner:
                 duration_ms=duration_ms(row),
             ),
         )
-        settled = await settle(session, row.job_id)
-        after_commit(
-            session,
-            lambda: events.publish_executions(
-                self.dispatcher.redis,
-                [row, *settled.executions],
-                [settled.job] if settled.job else [],
-            ),
-        )
-        after_commit(session, self.dispatcher.run_safely)
+        return row
