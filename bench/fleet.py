@@ -76,11 +76,11 @@ class Fleet:
                 for future in futures:
                     self.servers.append(future.result())
             except BaseException:
+                # Stop every server that did start, including those still starting.
+                concurrent.futures.wait(futures)
                 for future in futures:
-                    if future.done() and future.exception() is None:
-                        server = future.result()
-                        if server not in self.servers:
-                            self.servers.append(server)
+                    if future.exception() is None and future.result() not in self.servers:
+                        self.servers.append(future.result())
                 self.stop()
                 raise
         self.known_hosts.write_text(

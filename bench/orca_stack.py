@@ -53,6 +53,7 @@ class OrcaBench:
         self.stack: Stack | None = None
         self.api: httpx.Client | None = None
         self.token = ""
+        self.feed_misses = 0  # job ends the feed did not bring (see wait_jobs)
 
     def __enter__(self) -> OrcaBench:
         self.start()
@@ -195,6 +196,27 @@ class OrcaBench:
             if message.get("type") == "error":
                 raise OrcaError(f"WebSocket: {message}")
 
+    def wait_jobs(
+        self, ws: ClientConnection, waiting: set[str], finished: set[str], deadline: float
+    ) -> None:
+        """Until every job in `waiting` is in `finished`, which job events on the feed fill.
+        The feed is at-most-once (Redis pub/sub), as the console knows: after a quiet second
+        the jobs still waited for are read from the API instead."""
+        while not waiting <= finished:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise OrcaError(f"{len(waiting - finished)} job(s) not finished in time")
+            try:
+                event = json.loads(ws.recv(timeout=min(left, 1.0)))
+            except TimeoutError:
+                for job_id in waiting - finished:
+                    if self.get(f"/jobs/{job_id}")["status"] in TERMINAL:
+                        self.feed_misses += 1
+                        finished.add(job_id)
+                continue
+            if event.get("type") == "job" and event.get("status") in TERMINAL:
+                finished.add(event["job_id"])
+
     def run_job(
         self,
         body: dict[str, Any],
@@ -209,18 +231,7 @@ class OrcaBench:
             cpu0, host0 = tree_cpu(orca_pids + extra_pids), tree_cpu(host)
             started = time.perf_counter()
             job = self.post("/jobs", body)
-            deadline = started + timeout
-            while True:
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    raise OrcaError(f"job {job['id']} did not finish in {timeout:.0f}s")
-                event = json.loads(ws.recv(timeout=left))
-                if (
-                    event.get("type") == "job"
-                    and event.get("job_id") == job["id"]
-                    and event.get("status") in TERMINAL
-                ):
-                    break
+            self.wait_jobs(ws, {job["id"]}, set(), started + timeout)
             wall = time.perf_counter() - started
             cpu1, host1 = tree_cpu(orca_pids + extra_pids), tree_cpu(host)
         final = self.get(f"/jobs/{job['id']}")

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from bench.common import children_cpu, log, median, tree_cpu, write_result
-from bench.orca_stack import TERMINAL, OrcaBench, OrcaError
+from bench.orca_stack import OrcaBench, OrcaError
 
 GROUP = "local-pool"
 
@@ -54,14 +54,7 @@ def one_run(orca: OrcaBench, jobs: int, systems: int) -> dict[str, Any]:
         for _ in range(jobs):
             waiting.add(orca.post("/jobs", body)["id"])
         submitted = time.perf_counter() - started
-        deadline = started + 3600
-        while not waiting <= finished:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                raise OrcaError(f"{len(waiting - finished)} jobs still running after an hour")
-            event = json.loads(ws.recv(timeout=left))
-            if event.get("type") == "job" and event.get("status") in TERMINAL:
-                finished.add(event["job_id"])
+        orca.wait_jobs(ws, waiting, finished, started + 3600)
         wall = time.perf_counter() - started
         cpu = tree_cpu(pids) - cpu0
     for job_id in waiting:

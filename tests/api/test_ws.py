@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app.models import SystemGroup, User
 from app.models.enums import GrantLevel, Role
-from app.services import live
+from app.services import events, live
 from tests.fixtures.auth import Account
 from tests.fixtures.engine import Engine, Served
 from tests.fixtures.systems import grant_to
@@ -157,6 +157,46 @@ async def test_replay_of_a_finished_job_then_live_feed(orca: Engine, served: Ser
     assert statuses[-1] == "succeeded" and statuses[0] in {"pending", "running"}
     seqs = [m["seq"] for m in feed if m["type"] == "job"]
     assert seqs == sorted(seqs)
+    await ws.close()
+
+
+async def test_feed_events_published_out_of_number_order_all_arrive(
+    orca: Engine, served: Served
+) -> None:
+    """Feed numbers are taken before commit, so two transactions can publish theirs in the
+    other order. The lower one is still news about its own job; only an older state of the
+    same job is dropped."""
+    await orca.local_system("a")
+    first = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
+    second = await orca.submit({"command": "true", "targets": {"systems": ["a"]}})
+    await orca.finished(first["id"])
+    await orca.finished(second["id"])
+    ws = await _open(orca, served)
+    await ws.send(json.dumps({"op": "subscribe", "feed": True}))
+    caught_up = await _until(ws, lambda m: m["type"] == "caught_up" and m.get("feed"))
+    top = caught_up[-1]["seq"]
+    redis = orca.live.app.state.arq
+
+    async def publish(job: dict[str, Any], seq: int, name: str) -> None:
+        event = {
+            "type": "job",
+            "job_id": job["id"],
+            "seq": seq,
+            "status": "succeeded",
+            "name": name,
+        }
+        await redis.publish(events.FEED_CHANNEL, json.dumps(event))
+
+    await publish(second, top + 10, "second, newer")
+    await publish(first, top + 9, "first, committed later with a lower number")
+    await publish(second, top + 8, "second, stale")
+    await publish(first, top + 11, "the end")
+    seen = await _until(ws, lambda m: m.get("name") == "the end")
+    assert [m["name"] for m in seen if m["type"] == "job"] == [
+        "second, newer",
+        "first, committed later with a lower number",
+        "the end",
+    ]
     await ws.close()
 
 

@@ -55,6 +55,7 @@ MAX_OUTBOX_BYTES = 16 * 1024 * 1024
 MAX_SUBSCRIPTIONS = 200
 REPLAY_PAGE = 500
 FEED_REPLAY_LIMIT = 1000
+FEED_JOBS_REMEMBERED = 10000
 
 # Close codes (4000-4999 belong to the application).
 CLOSE_UNAUTHORIZED = 4401
@@ -106,7 +107,9 @@ class LiveSession:
         self._recheck = recheck
         self._follows: dict[uuid.UUID, _Follow] = {}
         self._feed = False
-        self._feed_seq = 0
+        self._feed_seq = 0  # the highest feed number sent: where a reconnect resumes
+        self._feed_sent: dict[uuid.UUID, int] = {}  # per job, the feed number last sent
+        self._feed_floor = 0  # what is at or below it was sent or is too old to matter
         self._feed_visible: dict[uuid.UUID, tuple[bool, float]] = {}
         self._sent_seq: dict[uuid.UUID, int] = {}
         self._sent_version: dict[uuid.UUID, int] = {}
@@ -471,12 +474,27 @@ class LiveSession:
     async def _on_feed(self, event: dict[str, Any]) -> None:
         seq = int(event.get("seq", 0))
         job_id = _uuid(event.get("job_id"), "job_id")
-        if job_id is None or seq <= self._feed_seq:
+        # Older than what this client has of that job: drop. Not older than the newest of any
+        # job: feed numbers are taken before commit, so two transactions can publish theirs in
+        # the other order, and the lower one is news about its own job (found by the
+        # throughput benchmark, which waited for job ends dropped this way).
+        if job_id is None or seq <= self._feed_sent.get(job_id, self._feed_floor):
             return
         if not await self._may_see_job(job_id):
             return
-        self._feed_seq = seq
+        self._feed_sent_seq(job_id, seq)
         await self._emit({**event, "type": "job", "feed": True})
+
+    def _feed_sent_seq(self, job_id: uuid.UUID, seq: int) -> None:
+        self._feed_sent[job_id] = seq
+        self._feed_seq = max(self._feed_seq, seq)
+        if len(self._feed_sent) > FEED_JOBS_REMEMBERED:
+            # Forget the least recently changed half; their seqs are below the floor kept.
+            ordered = sorted(self._feed_sent.items(), key=lambda item: item[1])
+            half = ordered[: len(ordered) // 2]
+            self._feed_floor = max(self._feed_floor, half[-1][1])
+            for forgotten, _ in half:
+                del self._feed_sent[forgotten]
 
     async def _feed_replay(self) -> None:
         async with self._sessionmaker() as session:
@@ -484,7 +502,9 @@ class LiveSession:
                 session, jobs_service.jobs_filter(self.principal), self._feed_seq, FEED_REPLAY_LIMIT
             )
         for job in jobs:
-            self._feed_seq = max(self._feed_seq, job.event_seq)
+            if job.event_seq <= self._feed_sent.get(job.id, self._feed_floor):
+                continue  # a live event already brought this state or a newer one
+            self._feed_sent_seq(job.id, job.event_seq)
             await self._emit({**events.job_event(job), "feed": True})
         await self._emit({"type": "caught_up", "feed": True, "seq": self._feed_seq})
 
