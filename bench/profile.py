@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import subprocess
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ import psutil
 from bench.common import BIN_DIR, RESULTS, log, tree_cpu
 from bench.fleet import Fleet
 from bench.orca_stack import OrcaBench
+from bench.throughput import GROUP, add_local_systems
 
 
 def components(orca: OrcaBench) -> dict[str, list[int]]:
@@ -64,15 +66,26 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--idle", action="store_true", help="also profile 10 idle seconds")
+    parser.add_argument(
+        "--local", action="store_true", help="local systems instead of an sshd fleet"
+    )
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     args = parser.parse_args()
     out = RESULTS / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
     body = {"command": "echo hello", "targets": {"groups": [f"fleet-{args.size}"]}}
-    with Fleet(args.size) as fleet, OrcaBench(args.workers) as orca:
-        orca.add_fleet(fleet, [args.size])
+    with contextlib.ExitStack() as stack:
+        orca = stack.enter_context(OrcaBench(args.workers))
+        if args.local:
+            fleet = None
+            add_local_systems(orca, args.size)
+            body["targets"] = {"groups": [GROUP]}
+        else:
+            fleet = stack.enter_context(Fleet(args.size))
+            orca.add_fleet(fleet, [args.size])
+        host_pids = fleet.pids() if fleet is not None else []
         before = cpu_by_component(orca)
-        cold = orca.run_job(body, host_pids=fleet.pids())
+        cold = orca.run_job(body, host_pids=host_pids)
         after = cpu_by_component(orca)
         log(f"cold: {cold.wall:.2f} s wall; CPU " + _delta(before, after))
         spies = []
@@ -91,7 +104,7 @@ def main() -> None:
         time.sleep(1.0)  # py-spy attaches
         before = cpu_by_component(orca)
         for index in range(args.jobs):
-            warm = orca.run_job(body, host_pids=fleet.pids())
+            warm = orca.run_job(body, host_pids=host_pids)
             log(f"warm {index + 1}: {warm.wall:.2f} s wall")
         after = cpu_by_component(orca)
         log(f"{args.jobs} warm jobs: CPU " + _delta(before, after))
