@@ -258,6 +258,7 @@ def run(sizes: list[int], runs: int, tools: list[str], workers: int) -> dict[str
         finally:
             round_.ansible.close()
             if orca is not None:
+                results["feed_misses"] = orca.feed_misses
                 orca.stop()
     return results
 

@@ -126,6 +126,7 @@ def main() -> None:
                     "per execution)"
                 )
             slots = workers * int(orca.env.get("ORCA_WORKER_MAX_JOBS", "32"))
+            feed_misses = orca.feed_misses
         base = [floor(args.executions, slots) for _ in range(args.runs)]
         rate = median(r["executions_per_second"] for r in runs)
         floor_rate = median(b["executions_per_second"] for b in base)
@@ -136,6 +137,7 @@ def main() -> None:
             "runs": runs,
             "floor_executions_per_second": round(floor_rate, 1),
             "orca / floor": round(rate / floor_rate, 3),
+            "feed_misses": feed_misses,
         }
         log(f"{workers} worker(s): median {rate:.0f} executions/s; xargs floor {floor_rate:.0f}/s")
     print(json.dumps(results["by_workers"], indent=2))

@@ -145,6 +145,11 @@ class Dispatcher:
         if self._serving is None or self._serving.done():
             self._serving = asyncio.create_task(self._serve(), name="dispatch")
 
+    async def ask(self) -> None:
+        """`request`, as work after a commit: the caller (a request, an execution's end) does
+        not wait for the pass."""
+        self.request()
+
     async def _serve(self) -> None:
         while self._wanted:
             self._wanted = False

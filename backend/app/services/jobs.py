@@ -463,7 +463,7 @@ async def _create(
         ],
     )
     after_commit(session, lambda: events.publish_executions(dispatcher.redis, [], [job]))
-    after_commit(session, dispatcher.run_safely)
+    after_commit(session, dispatcher.ask)
     return job
 
 

@@ -385,11 +385,7 @@ class Runner:
         for delay in sorted(delays):
             after_commit(session, functools.partial(self.dispatcher.run_later, delay))
         if jobs:
-
-            async def dispatch() -> None:
-                self.dispatcher.request()  # slots came free
-
-            after_commit(session, dispatch)
+            after_commit(session, self.dispatcher.ask)  # slots came free
 
     async def _end_one(
         self, session: AsyncSession, item: _Ended, delays: set[float]
