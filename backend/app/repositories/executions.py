@@ -129,26 +129,15 @@ async def queue_pending(
     return sorted(result.scalars(), key=lambda execution: execution.position)
 
 
-async def claim(
-    session: AsyncSession,
-    execution_id: uuid.UUID,
-    attempt: int,
-    worker_id: str,
-    lease_seconds: float,
-) -> Execution | None:
-    """queued → running for this worker, if still queued for this attempt: the one place an
-    execution is taken, so a second delivery of the same task finds nothing to claim."""
-    claimed = await claim_many(session, [(execution_id, attempt)], worker_id, lease_seconds)
-    return claimed[0] if claimed else None
-
-
 async def claim_many(
     session: AsyncSession,
     claims: Sequence[tuple[uuid.UUID, int]],
     worker_id: str,
     lease_seconds: float,
 ) -> list[Execution]:
-    """`claim` for several (execution id, attempt) pairs in one statement; those claimed."""
+    """queued → running for this worker, for each (execution id, attempt) still queued for that
+    attempt, in one statement; those claimed. The one place an execution is taken, so a second
+    delivery of the same task finds nothing to claim."""
     if not claims:
         return []
     result = await session.execute(

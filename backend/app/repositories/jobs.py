@@ -89,15 +89,9 @@ async def change(session: AsyncSession, job_id: uuid.UUID, **values: Any) -> Job
     return result.scalar_one_or_none()
 
 
-async def start(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
-    """pending → running, the first time one of its executions starts (None if it already
-    was running)."""
-    started = await start_many(session, [job_id])
-    return started[0] if started else None
-
-
 async def start_many(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> list[Job]:
-    """`start` for several jobs in one statement; those that were pending."""
+    """pending → running for those of `job_ids` still pending (the first time one of their
+    executions starts), in one statement; those started."""
     if not job_ids:
         return []
     result = await session.execute(
