@@ -17,11 +17,13 @@ import collections
 import contextlib
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from bench.common import BIN_DIR, RESULTS, log, tree_cpu
+from bench.common import BIN_DIR, RESULTS, log, median, tree_cpu
 from bench.fleet import Fleet
 from bench.orca_stack import OrcaBench
 from bench.throughput import GROUP, add_local_systems
@@ -60,6 +62,43 @@ def top_functions(collapsed: Path, limit: int = 40) -> str:
     return "\n".join(lines)
 
 
+def timeline(orca: OrcaBench, job_id: str) -> str:
+    """Where one job's time went, from its executions' timestamps (the database's clock):
+    waiting to be queued, queued until a worker claimed it, and running."""
+    job = orca.get(f"/jobs/{job_id}")
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = orca.get(
+            f"/jobs/{job_id}/executions", limit=500, **({"cursor": cursor} if cursor else {})
+        )
+        rows += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+
+    def at(value: str) -> float:
+        return datetime.fromisoformat(value).timestamp()
+
+    created = at(job["created_at"])
+    queued = sorted(at(r["queued_at"]) - at(r["created_at"]) for r in rows)
+    waiting = sorted(at(r["started_at"]) - at(r["queued_at"]) for r in rows)
+    running = sorted(at(r["finished_at"]) - at(r["started_at"]) for r in rows)
+    first_start = min(at(r["started_at"]) for r in rows) - created
+    last_end = max(at(r["finished_at"]) for r in rows) - created
+    job_end = at(job["finished_at"]) - created
+
+    def spread(values: list[float]) -> str:
+        return f"median {median(values) * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms"
+
+    return (
+        f"first start {first_start * 1000:.0f} ms after the job was created; last end "
+        f"{last_end * 1000:.0f} ms; job finished {job_end * 1000:.0f} ms. Per execution: "
+        f"pending {spread(queued)}; queued → started {spread(waiting)}; "
+        f"running {spread(running)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=200)
@@ -88,6 +127,7 @@ def main() -> None:
         cold = orca.run_job(body, host_pids=host_pids)
         after = cpu_by_component(orca)
         log(f"cold: {cold.wall:.2f} s wall; CPU " + _delta(before, after))
+        log(f"cold: {timeline(orca, cold.extra['job_id'])}")
         spies = []
         for name, pids in components(orca).items():
             if name in ("postgres", "redis"):
@@ -105,7 +145,7 @@ def main() -> None:
         before = cpu_by_component(orca)
         for index in range(args.jobs):
             warm = orca.run_job(body, host_pids=host_pids)
-            log(f"warm {index + 1}: {warm.wall:.2f} s wall")
+            log(f"warm {index + 1}: {warm.wall:.2f} s wall; {timeline(orca, warm.extra['job_id'])}")
         after = cpu_by_component(orca)
         log(f"{args.jobs} warm jobs: CPU " + _delta(before, after))
         if args.idle:
