@@ -14,11 +14,13 @@ NTLM is pyspnego acting as the server, one security context per TCP connection, 
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import io
 import os
 import re
+import shutil
 import ssl
 import struct
 import tempfile
@@ -77,7 +79,10 @@ def _publish_ntlm_accounts(owner: int, users: dict[str, str] | None) -> None:
         else:
             _ntlm_accounts[owner] = dict(users)
         if _ntlm_file is None:
-            _ntlm_file = Path(tempfile.mkdtemp(prefix="orca-ntlm-")) / "users"
+            directory = tempfile.mkdtemp(prefix="orca-ntlm-")
+            # Removed when the process ends: each test run used to leave one behind.
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+            _ntlm_file = Path(directory) / "users"
         lines = []
         for accounts in _ntlm_accounts.values():
             for user, password in accounts.items():
