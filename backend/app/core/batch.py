@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("orca.batch")
 
@@ -46,7 +46,11 @@ class GroupCommit(Generic[Item, Result]):
             self._runner = asyncio.create_task(self._drain(), name=f"group-commit-{self.name}")
         # The batch runs in its own task: a submitter cancelled while waiting does not cancel
         # the others' writes (its own item may still be written).
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_consume)  # nobody will read its outcome
+            raise
 
     async def _drain(self) -> None:
         while self._queue:
@@ -69,6 +73,11 @@ class GroupCommit(Generic[Item, Result]):
                 continue
             for (_, future), result in zip(batch, results, strict=True):
                 _settle(future, result=result)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # read, so asyncio does not report it as never retrieved
 
 
 def _settle(
