@@ -216,11 +216,7 @@ def main() -> None:
             seed(orca.stack.database_url, template, args.executions, args.audit)
         )
         log(f"seeded: {results['seeding_seconds']}")
-        sample = (
-            orca.get("/jobs", limit=1, q="seeded 4321")["items"]
-            or orca.get("/jobs", limit=1)["items"]
-        )
-        job_id = sample[0]["id"]
+        job_id = orca.get("/jobs", limit=1, q="seeded")["items"][0]["id"]
         base = f"{orca.url}/api/v1"
         local = orca.get("/systems", q="local-0000")["items"][0]["id"]
         endpoints = {

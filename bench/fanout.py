@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -175,7 +176,7 @@ class Ansible:
     def close(self) -> None:
         self.stop_masters()
         for directory in (self.control, self.scratch):
-            subprocess.run(["rm", "-rf", str(directory)], check=False)
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def orca_job(size: int) -> dict[str, Any]:

@@ -125,7 +125,8 @@ def main() -> None:
                     f"executions/s ({run['wall']:.1f} s, {run['cpu_ms_per_execution']:.1f} ms CPU "
                     "per execution)"
                 )
-            slots = workers * int(orca.env.get("ORCA_WORKER_MAX_JOBS", "32"))
+            # The floor gets as many at once as Orca's workers have slots.
+            slots = sum(w["max_jobs"] for w in orca.get("/workers") if w["alive"])
             feed_misses = orca.feed_misses
         base = [floor(args.executions, slots) for _ in range(args.runs)]
         rate = median(r["executions_per_second"] for r in runs)
