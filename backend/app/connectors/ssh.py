@@ -11,14 +11,18 @@
   session, so the command's first act is to report its process group id (a marker line taken
   out of stdout); a timeout or cancel signals that group TERM, then KILL after a grace period,
   over a second channel.
-- **paramiko blocks**: every call runs in this connector's bounded thread pool, and output is
-  handed to the async sink chunk by chunk (each waits for the sink: bounded memory).
+- **paramiko blocks** where it waits for the server: connecting and opening a channel run in
+  this connector's bounded thread pool (one hop per execution). Output is read on the event loop:
+  paramiko's reader thread wakes it through the channel's buffer events, and reading what is
+  already buffered never waits for the network. The channel's window is only reopened as the
+  sink takes each chunk, so a slow sink slows the server: bounded memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import logging
 import re
@@ -49,7 +53,6 @@ from app.connectors.base import (
     Target,
     Unreachable,
     Unsupported,
-    deliver_from_thread,
     first_outcome,
     in_directory,
 )
@@ -444,14 +447,18 @@ class SSHConnector:
                 self._pool.setdefault(key, []).append(entry)
             return entry
 
-    def _release(self, entry: _Pooled) -> None:
+    def _let_go(self, entry: _Pooled) -> bool:
+        """Give back a session slot; True when the connection is now to be closed (closing waits
+        for paramiko's thread, so the caller does it off the event loop)."""
         with self._lock:
             entry.sessions -= 1
             entry.last_used = time.monotonic()
             if not entry.alive() and not entry.retired:
                 self._retire(entry)
-            close = entry.retired and entry.sessions <= 0
-        if close:
+            return entry.retired and entry.sessions <= 0
+
+    def _release(self, entry: _Pooled) -> None:
+        if self._let_go(entry):
             entry.close()
 
     def pooled_transports(self, system_id: str) -> int:
@@ -485,27 +492,26 @@ class SSHConnector:
         if cancel.is_set():
             return ExecResult(None, started, datetime.now(UTC), cancelled=True)
         loop = asyncio.get_running_loop()
+        run = _Run(sink, loop, secrets.token_hex(8))
+        # Connecting (or taking a pooled connection) and opening the channel: one thread hop.
+        begin = loop.run_in_executor(
+            self._threads, self._begin, target, request, run, cancel.is_set
+        )
+        entry = await self._shielded(begin, lambda _: run.close_channel())
+        if entry is None:
+            return ExecResult(None, started, datetime.now(UTC), cancelled=True)
+        channel = run.channel
+        assert channel is not None
+        reader: asyncio.Task[None] | None = None
         try:
-            entry = await self._shielded(loop.run_in_executor(self._threads, self._acquire, target))
-        except ConnectorError as error:
-            error.started = False  # connecting or authenticating: nothing ran
-            raise
-        run: _Run | None = None
-        try:
-            if cancel.is_set():
-                return ExecResult(None, started, datetime.now(UTC), cancelled=True)
-            token = secrets.token_hex(8)
-            opening = loop.run_in_executor(self._threads, self._open, entry, request, token)
-            channel = await self._shielded(opening, lambda ch: ch.close())
-            run = _Run(channel, sink, loop, token)
-            reader = loop.run_in_executor(self._threads, run.pump)
+            reader = asyncio.ensure_future(run.pump())
             outcome = await first_outcome(reader, cancel, request.timeout)
             if outcome != "exited":
                 await asyncio.shield(self._stop_remote(target, entry, run))
             try:
                 await asyncio.wait_for(asyncio.shield(reader), timeout=self.grace_seconds + 5)
             except TimeoutError:
-                run.stop.set()
+                run.halt()
             status = channel.exit_status if channel.exit_status_ready() else None
             if outcome == "exited" and (status is None or status < 0):
                 if not entry.transport.is_active():
@@ -516,7 +522,7 @@ class SSHConnector:
         except BaseException as exc:
             # A failing sink, a cancelled task (worker shutdown), a lost connection: the
             # remote command must not outlive us.
-            if run is not None and not run.channel.exit_status_ready():
+            if not channel.exit_status_ready():
                 await asyncio.shield(self._stop_remote(target, entry, run))
             if isinstance(exc, ConnectorError | asyncio.CancelledError) or not isinstance(
                 exc, Exception
@@ -524,10 +530,12 @@ class SSHConnector:
                 raise
             raise map_error(exc, connecting=False) from None
         finally:
-            if run is not None:
-                run.stop.set()
-                await self._control_run(run.channel.close)
-            await self._control_run(self._release, entry)
+            run.halt()
+            if reader is not None and not reader.done():
+                reader.cancel()
+            run.close_channel()
+            if self._let_go(entry):
+                await self._control_run(entry.close)
         return ExecResult(
             exit_code=status
             if outcome == "exited" and status is not None and status >= 0
@@ -539,6 +547,28 @@ class SSHConnector:
             # paramiko does not report exit signals: a command ended by one exits with no status.
             signal="unknown" if outcome == "exited" and status is not None and status < 0 else None,
         )
+
+    def _begin(
+        self, target: Target, request: ExecRequest, run: _Run, cancelled: Callable[[], bool]
+    ) -> _Pooled | None:
+        """In a pool thread: a session slot on a connection, then the command's channel. None
+        when the job was cancelled meanwhile (nothing was started)."""
+        try:
+            entry = self._acquire(target)
+        except ConnectorError as error:
+            error.started = False  # connecting or authenticating: nothing ran
+            raise
+        if cancelled():
+            self._release(entry)
+            return None
+        try:
+            run.channel = self._open(entry, request, run)
+        except BaseException as exc:
+            self._release(entry)
+            if isinstance(exc, Exception):
+                raise map_error(exc, connecting=False) from None
+            raise
+        return entry
 
     async def _shielded(
         self, work: asyncio.Future[T], undo: Callable[[T], object] | None = None
@@ -562,8 +592,10 @@ class SSHConnector:
             raise
 
     @staticmethod
-    def _open(entry: _Pooled, request: ExecRequest, token: str) -> paramiko.Channel:
+    def _open(entry: _Pooled, request: ExecRequest, run: _Run) -> paramiko.Channel:
         channel = entry.transport.open_session(timeout=30)
+        run.listen(channel)  # before the command can print or end
+        token = run.token
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in request.env.items())
         # sshd made the login shell a session (and process group) leader. Become sh with that
         # same process id, report it on a marker line, then become the command, still that id.
@@ -582,10 +614,11 @@ class SSHConnector:
         known = await self._control_run(run.pgid.known.wait, 5)
         pgid = run.pgid.value
         if not known or not pgid:
-            run.stop.set()
+            run.halt()
             return
         await self._control_run(self._signal, target, entry, pgid, "TERM")
-        await self._control_run(run.channel.status_event.wait, self.grace_seconds)
+        if run.channel is not None:
+            await self._control_run(run.channel.status_event.wait, self.grace_seconds)
         # KILL whatever is left of the group, even if its leader already went.
         await self._control_run(self._signal, target, entry, pgid, "KILL")
 
@@ -637,58 +670,83 @@ def _exec_briefly(transport: paramiko.Transport, command: str) -> None:
         channel.close()
 
 
-class _Run:
-    """One command's output, pumped from its channel (in a pool thread) to the async sink."""
+class _LoopEvent(threading.Event):
+    """A `threading.Event` paramiko sets from its reader thread (a channel's buffers, through
+    `BufferedPipe.set_event`, when data arrives or they close; its `status_event` when the exit
+    status arrives) whose setting also wakes an `asyncio.Event` through the event loop."""
 
-    def __init__(
-        self,
-        channel: paramiko.Channel,
-        sink: OutputSink,
-        loop: asyncio.AbstractEventLoop,
-        token: str,
-    ) -> None:
-        self.channel = channel
+    def __init__(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+        super().__init__()
+        self._loop = loop
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is reading
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+
+class _Run:
+    """One command's output, read from its channel on the event loop and handed to the sink."""
+
+    def __init__(self, sink: OutputSink, loop: asyncio.AbstractEventLoop, token: str) -> None:
         self.sink = sink
-        self.loop = loop
+        self.token = token
+        self.channel: paramiko.Channel | None = None
         # The wrapper reports the command's process group id on this line.
         self.pgid = MarkerLine(b"\x1eORCA-" + token.encode() + b" ")
-        self.stop = threading.Event()
-        # One event for both buffers: paramiko sets it when either receives data or closes.
-        self._data = threading.Event()
-        channel.in_buffer.set_event(self._data)
-        channel.in_stderr_buffer.set_event(self._data)
+        self._stopped = False
+        self._ready = asyncio.Event()
+        self._loop = loop
 
-    def _deliver(self, stream: OutputStream, data: bytes) -> None:
-        deliver_from_thread(self.loop, self.sink, stream, data)
+    def listen(self, channel: paramiko.Channel) -> None:
+        """Wire the channel's events to the reader (from the thread that opened it)."""
+        self.channel = channel
+        channel.status_event = _LoopEvent(self._loop, self._ready)
+        data = _LoopEvent(self._loop, self._ready)  # one for both buffers, like paramiko's own
+        channel.in_buffer.set_event(data)
+        channel.in_stderr_buffer.set_event(data)
 
-    def _stdout(self, data: bytes) -> None:
-        self._deliver(OutputStream.stdout, self.pgid.feed(data))
+    def halt(self) -> None:
+        self._stopped = True
+        self._ready.set()
 
-    def _drain(self) -> bool:
+    def close_channel(self) -> None:
+        # Sends one small message; paramiko does not wait for the server's answer.
+        if self.channel is not None:
+            self.channel.close()
+
+    async def _drain(self, channel: paramiko.Channel) -> bool:
+        # recv() returns at once when data is buffered (checked just before); it may send a
+        # window adjustment, a small write on a socket we otherwise barely write to.
         moved = False
-        if self.channel.recv_ready():
-            self._stdout(self.channel.recv(CHUNK))
+        if channel.recv_ready():
+            data = self.pgid.feed(channel.recv(CHUNK))
+            if data:
+                await self.sink(OutputStream.stdout, data)
             moved = True
-        if self.channel.recv_stderr_ready():
-            self._deliver(OutputStream.stderr, self.channel.recv_stderr(CHUNK))
+        if channel.recv_stderr_ready():
+            data = channel.recv_stderr(CHUNK)
+            if data:
+                await self.sink(OutputStream.stderr, data)
             moved = True
         return moved
 
-    def pump(self) -> None:
+    async def pump(self) -> None:
         channel = self.channel
-        try:
-            while not self.stop.is_set():
-                if self._drain():
-                    continue
-                if channel.closed or (channel.eof_received and channel.exit_status_ready()):
-                    break
-                if channel.eof_received:
-                    # All output is in; the exit status follows.
-                    channel.status_event.wait(1.0)
-                    continue
-                self._data.wait(1.0)
-                self._data.clear()
-            while self._drain():  # what arrived between the last look and the end
-                pass
-        finally:
-            self._deliver(OutputStream.stdout, self.pgid.flush())
+        assert channel is not None
+        while not self._stopped:
+            self._ready.clear()
+            if await self._drain(channel):
+                continue
+            if channel.closed or (channel.eof_received and channel.exit_status_ready()):
+                break
+            # Woken by data, the end of output, the exit status or a close. The timeout is a
+            # safety net only.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), 5.0)
+        while await self._drain(channel):  # what arrived between the last look and the end
+            pass
+        tail = self.pgid.flush()
+        if tail:
+            await self.sink(OutputStream.stdout, tail)
