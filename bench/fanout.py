@@ -187,7 +187,8 @@ def settle(fleet: Fleet, seconds: float = 1.0) -> None:
     """Let the sshd session processes of the last run exit before the next tool starts."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        sessions = sum(len(psutil.Process(pid).children()) for pid in fleet.pids())
+        listeners = set(fleet.pids())
+        sessions = sum(1 for p in psutil.process_iter(["ppid"]) if p.info["ppid"] in listeners)
         if sessions == 0:
             break
         time.sleep(0.2)
