@@ -238,8 +238,6 @@ class OrcaBench:
         counts = final["counts"]
         if final["status"] != "succeeded" or counts.get("succeeded") != final["target_count"]:
             failed = self.get(f"/jobs/{job['id']}/executions", status="error", limit=5)["items"]
-            reasons = [
-                f"{e['system_name']}: {e['error_code']}: {e['error_message']}" for e in failed
-            ]
+            reasons = [f"{e['system_name']}: {e['error']}" for e in failed]
             raise OrcaError(f"job {job['id']} ended {final['status']} with {counts}; {reasons}")
         return Sample(wall, cpu1 - cpu0, host1 - host0, {"job_id": job["id"]})
