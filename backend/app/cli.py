@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,8 +116,10 @@ def api() -> None:
 
     settings = _settings("api")
     _require(settings, "database_url", "redis_url", "jwt_secret", "encryption_keys")
+    app = create_app(settings)
+    _settle_garbage_collector()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
@@ -137,6 +140,17 @@ def api() -> None:
     )
 
 
+def _settle_garbage_collector() -> None:
+    """Python's full collections walk every object: with the application loaded, each took tens
+    of milliseconds in the middle of a request (the API's p99 at one connection was 50-85 ms
+    for lists whose p90 was 10 ms; bench/api_latency). What exists now lives for the whole
+    process: freeze it out of the collector's walks, and collect the young generation less
+    often (requests allocate in bursts)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 @cli.command()
 def worker() -> None:
     """Run a worker that executes jobs from the queue (needs the same settings as the API)."""
@@ -144,7 +158,9 @@ def worker() -> None:
 
     settings = _settings("worker")
     _require(settings, "database_url", "redis_url", "jwt_secret", "encryption_keys")
-    build_worker(settings).run()
+    built = build_worker(settings)
+    _settle_garbage_collector()
+    built.run()
 
 
 @cli.command()
