@@ -254,9 +254,9 @@ def run(sizes: list[int], runs: int, tools: list[str], workers: int) -> dict[str
                         round_.after(tool, tools)
                 results["by_size"][str(size)] = {
                     "tools": {tool: summarize(found) for tool, found in samples.items()},
-                    "ratios": _ratios(samples),
+                    "ratios": ratios(samples),
                 }
-                _print_size(size, results["by_size"][str(size)])
+                print_size(size, results["by_size"][str(size)])
         finally:
             round_.ansible.close()
             if orca is not None:
@@ -275,17 +275,19 @@ RATIOS = {
 }
 
 
-def _ratios(samples: dict[str, list[Sample]]) -> dict[str, float]:
+def ratios(
+    samples: dict[str, list[Sample]], wanted: dict[str, tuple[str, str]] = RATIOS
+) -> dict[str, float]:
     """Each ratio taken within a round (the two runs minutes apart at most), then the median."""
     out = {}
-    for name, (top, bottom) in RATIOS.items():
+    for name, (top, bottom) in wanted.items():
         if samples.get(top) and samples.get(bottom):
             pairs = zip(samples[top], samples[bottom], strict=True)
             out[name] = round(median(a.wall / b.wall for a, b in pairs), 3)
     return out
 
 
-def _print_size(size: int, result: dict[str, Any]) -> None:
+def print_size(size: int, result: dict[str, Any]) -> None:
     print(f"\nN = {size}: median wall / CPU / host CPU seconds")
     for tool, summary in result["tools"].items():
         print(

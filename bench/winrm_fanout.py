@@ -23,8 +23,8 @@ import subprocess
 import time
 from typing import Any
 
-from bench.common import PYTHON, Sample, log, median, summarize, tree_cpu, write_result
-from bench.fanout import RunFailed
+from bench.common import PYTHON, Sample, log, summarize, tree_cpu, write_result
+from bench.fanout import RunFailed, print_size, ratios
 from bench.orca_stack import OrcaBench
 
 USER = "orca-win"
@@ -134,19 +134,11 @@ def run(sizes: list[int], runs: int, workers: int) -> dict[str, Any]:
                             f" {sample.cpu:.2f} s CPU, {sample.host_cpu:.2f} s host CPU"
                         )
                         time.sleep(1.0)  # the last run's connections close
-                pairs = zip(samples["orca"], samples["pywinrm"], strict=True)
-                ratio = median(a.wall / b.wall for a, b in pairs)
                 results["by_size"][str(size)] = {
                     "tools": {tool: summarize(found) for tool, found in samples.items()},
-                    "ratios": {"orca / pywinrm": round(ratio, 3)},
+                    "ratios": ratios(samples, {"orca / pywinrm": ("orca", "pywinrm")}),
                 }
-                print(f"\nN = {size}: median wall / CPU / host CPU seconds")
-                for tool, summary in results["by_size"][str(size)]["tools"].items():
-                    print(
-                        f"  {tool:10} {summary['wall']:8.2f} {summary['cpu']:8.2f}"
-                        f" {summary['host_cpu']:8.2f}"
-                    )
-                print(f"  orca / pywinrm  {ratio:.2f}x")
+                print_size(size, results["by_size"][str(size)])
             results["feed_misses"] = orca.feed_misses
     finally:
         host.close()
