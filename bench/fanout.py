@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from tests.fixtures.fleet import Fleet
 
 from bench.common import (
     BIN_DIR,
@@ -44,7 +45,6 @@ from bench.common import (
     tree_cpu,
     write_result,
 )
-from bench.fleet import Fleet
 from bench.orca_stack import OrcaBench
 
 COMMAND = "echo hello"
@@ -234,7 +234,7 @@ class Round:
 
 def run(sizes: list[int], runs: int, tools: list[str], workers: int) -> dict[str, Any]:
     results: dict[str, Any] = {"sizes": sizes, "runs": runs, "workers": workers, "by_size": {}}
-    with Fleet(max(sizes)) as fleet:
+    with Fleet(max(sizes), log=log) as fleet:
         orca = OrcaBench(workers) if any(t.startswith("orca") for t in tools) else None
         round_ = Round(fleet, orca)
         try:

@@ -24,10 +24,10 @@ import time
 from typing import Any
 
 import psutil
+from tests.fixtures.fleet import Fleet
 from websockets.sync.client import connect
 
 from bench.common import log, percentile, write_result
-from bench.fleet import Fleet
 from bench.orca_stack import TERMINAL, OrcaBench, OrcaError
 
 LINE = b"orca live output benchmark 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOP\n"
@@ -138,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     cap = max(args.mebibytes + 8, 16) * 2**20
     results: dict[str, Any] = {}
-    with Fleet(1) as fleet, OrcaBench(2, env={"ORCA_OUTPUT_MAX_BYTES": str(cap)}) as orca:
+    with Fleet(1, log=log) as fleet, OrcaBench(2, env={"ORCA_OUTPUT_MAX_BYTES": str(cap)}) as orca:
         orca.add_fleet(fleet, [1])
         results["latency"] = latency(orca, args.lines)
         log(f"latency: {results['latency']}")

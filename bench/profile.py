@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from tests.fixtures.fleet import Fleet
 
 from bench.common import BIN_DIR, RESULTS, log, median, tree_cpu
-from bench.fleet import Fleet
 from bench.orca_stack import OrcaBench
 from bench.throughput import GROUP, add_local_systems
 
@@ -120,7 +120,7 @@ def main() -> None:
             add_local_systems(orca, args.size)
             body["targets"] = {"groups": [GROUP]}
         else:
-            fleet = stack.enter_context(Fleet(args.size))
+            fleet = stack.enter_context(Fleet(args.size, log=log))
             orca.add_fleet(fleet, [args.size])
         host_pids = fleet.pids() if fleet is not None else []
         before = cpu_by_component(orca)

@@ -1,8 +1,11 @@
 """`orca up`: the whole stack on one machine, supervised by one process.
 
 Start order: data directory and secrets → PostgreSQL → Redis → migrations → first admin → API
-and workers. Stop order (Ctrl-C, SIGTERM, or any child dying): API → workers → Redis →
-PostgreSQL, each given time to finish cleanly before it is killed.
+and workers. Once ready, a process that dies (the API, a worker, PostgreSQL or Redis) is started
+again, after a pause that doubles with each death in a row; one that dies more than
+`CRASH_LOOP_DEATHS` times in `CRASH_LOOP_SECONDS` stops the stack instead. Stop order (Ctrl-C,
+SIGTERM, or a crash loop): API → workers → Redis → PostgreSQL, each given time to finish cleanly
+before it is killed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +49,27 @@ class StackError(RuntimeError):
     """`orca up` cannot go on; the message tells the user why and what to do."""
 
 
+CRASH_LOOP_DEATHS = 5
+CRASH_LOOP_SECONDS = 60.0
+RESTART_PAUSE_MAX = 10.0
+
+
+@dataclass
+class Restarts:
+    """When a supervised process died, to pace its restarts and notice a crash loop."""
+
+    deaths: list[float] = field(default_factory=list)
+    next_start: float = 0.0
+
+    def died(self, now: float) -> bool:
+        """Record a death; False when this one makes a crash loop."""
+        self.deaths = [t for t in self.deaths if now - t < CRASH_LOOP_SECONDS] + [now]
+        if len(self.deaths) > CRASH_LOOP_DEATHS:
+            return False
+        self.next_start = now + min(0.5 * 2 ** (len(self.deaths) - 1), RESTART_PAUSE_MAX)
+        return True
+
+
 @dataclass
 class Child:
     name: str
@@ -52,6 +77,8 @@ class Child:
     stop_timeout: float
     argv: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    restarts: Restarts = field(default_factory=Restarts)
+    waiting: bool = False  # dead, and waiting for its restart
 
     def stop(self, out: Callable[[str], None]) -> None:
         if self.proc.poll() is None:
@@ -75,6 +102,11 @@ class Stack:
     database_url: str = ""
     redis_url: str = ""
     stop_requested: int | None = None
+    # The API's and workers' environment (default: this process's) and where their output goes
+    # (default: this process's own stdout and stderr; else one `<name>.log` each).
+    child_env: dict[str, str] | None = None
+    log_dir: Path | None = None
+    server_restarts: dict[str, Restarts] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.home = Home(self.settings.home)
@@ -152,7 +184,7 @@ class Stack:
         return admin_password
 
     def _child_env(self, jwt_secret: str, encryption_keys: list[str]) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ if self.child_env is None else self.child_env)
         env["ORCA_DATABASE_URL"] = self.database_url
         env["ORCA_REDIS_URL"] = self.redis_url
         # Secrets given explicitly in the environment win over the generated ones.
@@ -163,26 +195,47 @@ class Stack:
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], stop_timeout: float) -> None:
-        self.children.append(Child(name, self._launch(argv, env), stop_timeout, argv, env))
+        self.children.append(Child(name, self._launch(name, argv, env), stop_timeout, argv, env))
 
-    @staticmethod
-    def _launch(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.
-            start_new_session=True,
-            # If we are killed outright, the kernel tells the child to stop too.
-            preexec_fn=die_with_parent(signal.SIGTERM),
-        )
+    def _launch(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{name}.log", "ab")
+        try:
+            return subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                # Own session: the terminal's Ctrl-C reaches only us, and we stop children in
+                # order.
+                start_new_session=True,
+                # If we are killed outright, the kernel tells the child to stop too.
+                preexec_fn=die_with_parent(signal.SIGTERM),
+            )
+        finally:
+            if output is not None:
+                output.close()
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
 
     def restart(self, name: str) -> None:
         """Stop one child (`api`, `worker-1`, ...) the way `stop` would, and start it again
         (the benchmark empties the workers' connection pools this way)."""
-        child = next(c for c in self.children if c.name == name)
+        child = self.child(name)
         child.stop(self.out)
-        child.proc = self._launch(child.argv, child.env)
+        self.respawn(name)
+
+    def respawn(self, name: str) -> None:
+        """Start a child that has exited again, as itself (tests restart a killed one)."""
+        child = self.child(name)
+        if child.proc.poll() is None:
+            raise StackError(f"{name} is still running")
+        child.proc = self._launch(child.name, child.argv, child.env)
+        child.waiting = False
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Wait until /readyz says ready; fail early if a child dies meanwhile."""
@@ -225,8 +278,40 @@ class Stack:
 
     def run_until_stopped(self) -> None:
         while self.stop_requested is None:
-            self._check_children()
+            self.supervise(time.monotonic())
             time.sleep(0.2)
+
+    def supervise(self, now: float) -> None:
+        """Start again what died; raise StackError on a crash loop."""
+        for child in self.children:
+            if child.waiting:
+                if now >= child.restarts.next_start and self.stop_requested is None:
+                    self.out(f"starting {child.name} again")
+                    child.proc = self._launch(child.name, child.argv, child.env)
+                    child.waiting = False
+                continue
+            code = child.proc.poll()
+            if code is None:
+                continue
+            if not child.restarts.died(now):
+                raise StackError(
+                    f"the {child.name} process exited {len(child.restarts.deaths)} times in "
+                    f"{CRASH_LOOP_SECONDS:.0f}s (last exit code {code}); stopping"
+                )
+            self.out(f"the {child.name} process exited with code {code}")
+            child.waiting = True
+        for name, server in (("PostgreSQL", self.postgres), ("Redis", self.redis)):
+            if server is None or server.proc is None or server.proc.poll() is None:
+                continue
+            code = server.proc.poll()
+            restarts = self.server_restarts.setdefault(name, Restarts())
+            if not restarts.died(now):
+                raise StackError(
+                    f"{name} exited {len(restarts.deaths)} times in {CRASH_LOOP_SECONDS:.0f}s "
+                    f"(last exit code {code}); see its log in {self.home.logs_dir}"
+                )
+            self.out(f"{name} exited with code {code}; starting it again")
+            server.start()  # on the same port: clients reconnect to the URL they hold
 
     def stop(self) -> None:
         api = [c for c in self.children if c.name == "api"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from arq.constants import in_progress_key_prefix
 from sqlalchemy import select, update
 
+from app.core.redis import QUEUE_NAME
 from app.models import AuditEvent, Execution, Job
 from app.models.enums import ExecutionStatus, JobStatus
-from app.services.dispatch import Dispatcher
+from app.services.dispatch import RUN_TASK, Dispatcher, task_id
 from app.services.reconcile import reconcile
 from tests.fixtures.engine import Engine
 
@@ -61,6 +63,27 @@ async def test_executions_of_a_lost_worker_end_in_error_and_are_not_rerun(
     assert finish.actor_username == "system" and finish.details["error"] == "worker_lost"
 
 
+async def test_a_reconciler_just_back_from_an_outage_judges_no_lease(idle_orca: Engine) -> None:
+    orca = idle_orca
+    job, execution = await _one_job(orca)
+    past = datetime.now(UTC) - timedelta(seconds=20)
+    # What a PostgreSQL outage leaves: a lease its (live) worker could not renew meanwhile.
+    await _set(
+        orca,
+        execution["id"],
+        status=ExecutionStatus.running,
+        worker_id="cut-off:1:alive",
+        started_at=past,
+        lease_expires_at=past,
+    )
+    dispatcher: Dispatcher = orca.live.app.state.dispatcher
+    assert (await reconcile(dispatcher, judge_leases=False)).lost == 0
+    (row,) = await orca.executions(job["id"])
+    assert row["status"] == "running"
+    # A tick on a worker connected for a whole TTL does judge it.
+    assert (await reconcile(dispatcher)).lost == 1
+
+
 async def test_a_live_lease_is_left_alone(idle_orca: Engine) -> None:
     orca = idle_orca
     job, execution = await _one_job(orca)
@@ -90,6 +113,32 @@ async def test_work_redis_lost_is_queued_again(idle_orca: Engine) -> None:
     result = await reconcile(orca.live.app.state.dispatcher)
     assert result.requeued == 1
     assert (await orca.finished(job["id"]))["status"] == "succeeded"
+
+
+async def test_only_tasks_no_live_worker_can_take_are_queued_again(idle_orca: Engine) -> None:
+    orca = idle_orca
+    job, execution = await _one_job(orca)
+    await _set(
+        orca,
+        execution["id"],
+        status=ExecutionStatus.queued,
+        queued_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+    dispatcher: Dispatcher = orca.live.app.state.dispatcher
+    # Its task waits in arq's queue (no worker to take it yet): nothing is lost.
+    await dispatcher.redis.enqueue_job(
+        RUN_TASK, execution["id"], 1, _job_id=task_id(execution["id"], 1, 7), _queue_name=QUEUE_NAME
+    )
+    assert (await reconcile(dispatcher)).requeued == 0
+    # Taken by a worker that then died (arq marks it in progress, for a day): queued again.
+    await dispatcher.redis.set(in_progress_key_prefix + task_id(execution["id"], 1, 7), b"1")
+    assert (await reconcile(dispatcher)).requeued == 1
+    # Queued only a moment ago and taken by no one yet: it is given time.
+    await dispatcher.redis.delete(QUEUE_NAME)
+    await _set(orca, execution["id"], queued_at=datetime.now(UTC))
+    assert (await reconcile(dispatcher)).requeued == 0
+    (row,) = await orca.executions(job["id"])
+    assert row["status"] == "queued"
 
 
 async def test_a_job_left_unfinished_is_finished(idle_orca: Engine) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,6 +52,17 @@ def task_id(execution_id: object, attempt: int, generation: int = 0) -> str:
     generation: arq refuses a second job under an id it still holds."""
     suffix = f":r{generation}" if generation else ""
     return f"exec:{execution_id}:{attempt}{suffix}"
+
+
+def execution_of_task(task: str) -> uuid.UUID | None:
+    """The execution a task id from `task_id` runs (None for other tasks)."""
+    kind, _, rest = task.partition(":")
+    if kind != "exec":
+        return None
+    try:
+        return uuid.UUID(rest.partition(":")[0])
+    except ValueError:
+        return None
 
 
 async def worker_capacity(session: AsyncSession, ttl_seconds: float) -> int:

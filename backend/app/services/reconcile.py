@@ -4,9 +4,14 @@ Run by an arq cron on one worker every 15 seconds. Each tick:
   1. running executions whose lease lapsed (their worker stopped renewing: killed, or cut off
      from PostgreSQL longer than the heartbeat TTL) become `error` with code `worker_lost`.
      They are not run again: the command may have started, and starting it twice is worse.
-  2. queued executions no worker took within `requeue_after` seconds (Redis lost the task, or
-     a worker died holding it) get a fresh arq task; a duplicate is harmless, the claim is a
-     compare-and-set.
+     A reconciler that was itself cut off from PostgreSQL in the last TTL skips this step: the
+     whole pool was likely cut off with it (PostgreSQL stopped or restarted), and its workers
+     need a TTL to renew the leases that lapsed meanwhile.
+  2. queued executions no worker took within `requeue_after` seconds whose arq task is not
+     waiting in the queue (Redis lost it, or a worker died holding it) get a fresh arq task; a
+     duplicate is harmless, the claim is a compare-and-set. A worker claims what it takes at
+     once, so a task neither waiting nor claimed after that long is gone (or held by a dead
+     worker, which arq would not give to another for a day).
   3. jobs with nothing left to run but not marked finished (a worker died between the two
      writes) are finished.
   4. a dispatch pass, for pending executions whose pass was lost and retries now due.
@@ -20,16 +25,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from arq.constants import in_progress_key_prefix
 from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import after_commit, retrying
+from app.core.redis import QUEUE_NAME
 from app.models import Execution, WorkerHeartbeat
 from app.models.enums import AuditOutcome, ExecutionStatus
 from app.repositories import executions as executions_repo
 from app.repositories import jobs as jobs_repo
 from app.services import audit, events
-from app.services.dispatch import Dispatcher
+from app.services.dispatch import Dispatcher, execution_of_task
 from app.services.executions import SYSTEM_ACTOR, audit_details, settle
 
 log = logging.getLogger("orca.reconcile")
@@ -46,10 +53,12 @@ class Reconciled:
     dispatched: int
 
 
-async def reconcile(dispatcher: Dispatcher, *, requeue_after: float = 60.0) -> Reconciled:
+async def reconcile(
+    dispatcher: Dispatcher, *, requeue_after: float = 10.0, judge_leases: bool = True
+) -> Reconciled:
     sessionmaker = dispatcher.sessionmaker
     async with sessionmaker() as session:
-        expired = await executions_repo.lease_expired(session, BATCH)
+        expired = await executions_repo.lease_expired(session, BATCH) if judge_leases else []
         stale = await executions_repo.queued_before(
             session, datetime.now(UTC) - timedelta(seconds=requeue_after), BATCH
         )
@@ -71,7 +80,10 @@ async def reconcile(dispatcher: Dispatcher, *, requeue_after: float = 60.0) -> R
             lost += 1
 
     requeued: list[Execution] = []
+    waiting = await _waiting_in_queue(dispatcher) if stale else set()
     for execution in stale:
+        if execution.id in waiting:
+            continue
         row = await retrying(
             sessionmaker,
             functools.partial(executions_repo.requeue, execution_id=execution.id),
@@ -97,6 +109,26 @@ async def reconcile(dispatcher: Dispatcher, *, requeue_after: float = 60.0) -> R
             len(orphans),
         )
     return Reconciled(lost, len(requeued), len(orphans), dispatched)
+
+
+async def _waiting_in_queue(dispatcher: Dispatcher) -> set[uuid.UUID]:
+    """Executions whose arq task waits in the queue for a worker to take it (the queue is
+    short: dispatch fills free slots). A task a worker has taken stays in arq's queue until it
+    ends, marked in progress; one taken by a worker that died stays so for a day."""
+    redis = dispatcher.redis
+    tasks = [
+        member.decode() if isinstance(member, bytes) else str(member)
+        for member in await redis.zrange(QUEUE_NAME, 0, -1)
+    ]
+    tasks = [task for task in tasks if execution_of_task(task) is not None]
+    if not tasks:
+        return set()
+    taken = await redis.mget([in_progress_key_prefix + task for task in tasks])
+    return {
+        execution_id
+        for task, mark in zip(tasks, taken, strict=True)
+        if mark is None and (execution_id := execution_of_task(task)) is not None
+    }
 
 
 async def _lost(session: AsyncSession, dispatcher: Dispatcher, execution: Execution) -> bool:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from typing import Any
 
@@ -77,6 +78,8 @@ async def _heartbeat_loop(ctx: dict[str, Any], settings: Settings) -> None:
             await _beat(ctx, settings)
             if failing:
                 log.info("heartbeat recorded again")
+            if failing or first:
+                ctx["database_ok_since"] = time.monotonic()
             failing = False
             if first:
                 # New slots: whatever waits for a worker can start now.
@@ -86,6 +89,7 @@ async def _heartbeat_loop(ctx: dict[str, Any], settings: Settings) -> None:
             if not failing:
                 log.warning("heartbeat failed: %s", type(exc).__name__)
             failing = True
+            ctx.pop("database_ok_since", None)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(settings.worker_heartbeat_seconds):
                 await beat_now.wait()

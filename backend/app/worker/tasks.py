@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from typing import Any
 
@@ -35,7 +36,17 @@ async def dispatch(ctx: dict[str, Any]) -> int:
 
 async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
     """The reconciler's tick (an arq cron: one worker runs each)."""
-    result = await reconcile_service(ctx["dispatcher"])
+    settings: Settings = ctx["settings"]
+    # Leases are judged only by a worker that has reached PostgreSQL for a whole TTL: one just
+    # back from an outage would call lost what the others have had no chance to renew.
+    connected_since: float | None = ctx.get("database_ok_since")
+    judge_leases = (
+        connected_since is not None
+        and time.monotonic() - connected_since >= settings.worker_heartbeat_ttl_seconds
+    )
+    if not judge_leases:
+        log.info("reconciler: leases not judged (PostgreSQL reached for less than a TTL)")
+    result = await reconcile_service(ctx["dispatcher"], judge_leases=judge_leases)
     return {
         "lost": result.lost,
         "requeued": result.requeued,

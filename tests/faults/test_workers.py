@@ -1,0 +1,85 @@
+"""A worker process killed outright in the middle of a fan-out."""
+
+from __future__ import annotations
+
+import collections
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.fleet import Fleet
+from tests.fixtures.orca_up import OrcaUp
+
+pytestmark = pytest.mark.slow
+
+TERMINAL = {"succeeded", "failed", "timed_out", "error", "cancelled"}
+
+
+def side_effects(path: Path) -> collections.Counter[int]:
+    """How many times the command ran on each host (by the host's sshd port)."""
+    if not path.exists():
+        return collections.Counter()
+    return collections.Counter(int(line) for line in path.read_text().split())
+
+
+def ports_by_name(fleet: Fleet, prefix: str = "host") -> dict[str, int]:
+    return {f"{prefix}-{index:04d}": server.port for index, server in enumerate(fleet.servers)}
+
+
+def leave_mark(effects: Path, then: str) -> str:
+    """A command that appends its host's sshd port to `effects`, then runs `then`."""
+    return f'echo "${{SSH_CONNECTION##* }}" >> {effects}; {then}'
+
+
+def test_a_worker_killed_mid_fan_out_loses_only_its_own_and_nothing_runs_twice(
+    orca: OrcaUp, fleet: Fleet, effects: Path
+) -> None:
+    job = orca.post(
+        "/jobs",
+        {
+            "command": leave_mark(effects, "sleep 3; echo finished"),
+            "targets": {"groups": [f"fleet-{fleet.size}"]},
+            "timeout_seconds": 300,
+        },
+    )
+    victim = orca.stack.child("worker-2").proc.pid  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while True:  # until the victim runs several executions
+        running = orca.get(f"/jobs/{job['id']}/executions", status="running", limit=500)["items"]
+        mine = [e for e in running if e["worker_id"] and f":{victim}:" in e["worker_id"]]
+        if len(mine) >= 5:
+            break
+        assert time.monotonic() < deadline, "worker-2 never ran anything"
+        time.sleep(0.05)
+    orca.kill("worker-2")
+    killed_at = time.monotonic()
+
+    final = orca.wait_job(job["id"], timeout=240)
+    took = time.monotonic() - killed_at
+    executions = orca.executions(job["id"])
+    assert len(executions) == fleet.size
+    assert {e["status"] for e in executions} <= TERMINAL
+    counts = collections.Counter(e["status"] for e in executions)
+    lost = [e for e in executions if e["status"] == "error"]
+    # Only what the killed worker was running is lost, and said to be: its outcome is unknown.
+    assert lost, counts
+    assert all(e["error"]["code"] == "worker_lost" for e in lost), lost[:3]
+    assert all(f":{victim}:" in e["worker_id"] for e in lost)
+    assert counts["succeeded"] + len(lost) == fleet.size, counts
+    assert final["status"] == "failed"
+
+    ran = side_effects(effects)
+    ports = ports_by_name(fleet)
+    assert max(ran.values()) == 1, [port for port, n in ran.items() if n > 1]
+    for execution in executions:
+        port = ports[execution["system_name"]]
+        if execution["status"] == "succeeded":
+            assert ran[port] == 1, execution["system_name"]
+            assert re.search(r"finished", orca.output(execution["id"]))
+    started = sum(ran[ports[e["system_name"]]] for e in lost)
+    print(
+        f"worker killed with {len(lost)} running ({started} had started their command); "
+        f"the job ended {took:.1f}s later: {dict(counts)}"
+    )
