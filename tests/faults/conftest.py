@@ -14,6 +14,7 @@ import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from tests.fixtures.fleet import Fleet
 from tests.fixtures.orca_up import OrcaUp
 from tests.fixtures.sshd import SSHD
 
+FAILED = pytest.StashKey[bool]()
 FLEET_SIZE = int(os.environ.get("ORCA_FAULT_FLEET", "200"))
 WORKERS = 3
 # Settings every fault test runs with: quick heartbeats, so a killed worker's leases lapse in
@@ -64,9 +66,20 @@ def effects(effects_dir: Path) -> Path:
     return effects_dir / f"effects-{secrets.token_hex(6)}"
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
 @pytest.fixture(autouse=True)
-def whole(orca: OrcaUp) -> Iterator[None]:
-    """Every process up and every worker reporting, before and after each test."""
+def whole(orca: OrcaUp, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every process up and every worker reporting, before and after each test; after a
+    failure, the processes' last warnings and errors."""
     orca.heal()
     yield
+    if request.node.stash.get(FAILED, False):
+        print(orca.log_tails())
     orca.heal()

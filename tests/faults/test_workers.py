@@ -9,29 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.hosts import TERMINAL, leave_mark, ports_by_name, side_effects
 from tests.fixtures.fleet import Fleet
 from tests.fixtures.orca_up import OrcaUp
 
 pytestmark = pytest.mark.slow
-
-TERMINAL = {"succeeded", "failed", "timed_out", "error", "cancelled"}
-
-
-def side_effects(path: Path) -> collections.Counter[int]:
-    """How many times the command ran on each host (by the host's sshd port)."""
-    if not path.exists():
-        return collections.Counter()
-    return collections.Counter(int(line) for line in path.read_text().split())
-
-
-def ports_by_name(fleet: Fleet, prefix: str = "host") -> dict[str, int]:
-    return {f"{prefix}-{index:04d}": server.port for index, server in enumerate(fleet.servers)}
-
-
-def leave_mark(effects: Path, then: str) -> str:
-    """A command that appends its host's sshd port to `effects`, then runs `then`."""
-    return f'echo "${{SSH_CONNECTION##* }}" >> {effects}; {then}'
-
 
 def test_a_worker_killed_mid_fan_out_loses_only_its_own_and_nothing_runs_twice(
     orca: OrcaUp, fleet: Fleet, effects: Path

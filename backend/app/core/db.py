@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import (
@@ -106,6 +107,8 @@ async def commit(session: AsyncSession) -> None:
     for work in session.info.pop(_AFTER_COMMIT, []):
         try:
             await work()
+        except (RedisError, OSError) as exc:
+            log.warning("work after a commit skipped: Redis unavailable (%s)", type(exc).__name__)
         except Exception:
             log.exception("work after a commit failed")
 

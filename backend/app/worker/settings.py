@@ -16,6 +16,7 @@ from typing import Any
 
 from arq import cron
 from arq.worker import Worker
+from redis.exceptions import RedisError
 
 from app import __version__
 from app.connectors.registry import Connectors
@@ -40,9 +41,46 @@ UPKEEP_SLOTS = 4
 TASK_TIMEOUT = 86400 + 600
 
 
+REDIS_ERRORS = (RedisError, OSError)
+REDIS_RETRY_SECONDS = 1.0
+
+
 class OrcaWorker(Worker):
-    """arq's worker, which on SIGTERM also says at once that it is draining, so no new work is
-    dispatched to its slots while it finishes what it runs."""
+    """arq's worker, which
+    - on SIGTERM also says at once that it is draining, so no new work is dispatched to its
+      slots while it finishes what it runs;
+    - outlives Redis going away. arq's poll loop ends the worker on the first Redis error, and
+      the executions it runs would die with it; here the executions go on (they need only
+      PostgreSQL and their hosts), and the loop polls again until Redis answers. What Redis
+      lost meanwhile, the reconciler puts right."""
+
+    _redis_down = False
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_ERRORS as exc:
+            if not self._redis_down:
+                log.warning(
+                    "Redis unreachable (%s); running executions go on, new work waits",
+                    type(exc).__name__,
+                )
+                self._redis_down = True
+            await asyncio.sleep(REDIS_RETRY_SECONDS)
+            return
+        if self._redis_down:
+            log.info("Redis reachable again")
+            self._redis_down = False
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq takes a slot before the Redis calls that start a task, and does not give it back
+        # when one of them fails: a slot lost per failure would shrink the worker for good.
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_ERRORS:
+                self._release_sem_dec_counter_on_complete()
+                raise
 
     def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
         self.ctx["draining"] = True
