@@ -46,7 +46,7 @@ def fleet() -> Iterator[Fleet]:
 @pytest.fixture(scope="package")
 def orca(fleet: Fleet) -> Iterator[OrcaUp]:
     with OrcaUp(WORKERS, env=ENV, logs_to_files=True) as started:
-        started.add_fleet(fleet, [FLEET_SIZE, 20])
+        started.add_fleet(fleet, [FLEET_SIZE, 90, 20])
         yield started
 
 

@@ -15,6 +15,7 @@ from tests.fixtures.orca_up import OrcaUp
 
 pytestmark = pytest.mark.slow
 
+
 def test_a_worker_killed_mid_fan_out_loses_only_its_own_and_nothing_runs_twice(
     orca: OrcaUp, fleet: Fleet, effects: Path
 ) -> None:

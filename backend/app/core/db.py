@@ -162,23 +162,44 @@ async def retrying(
     to run again: a commit whose answer was lost may have landed."""
     deadline = time.monotonic() + give_up_after
     delay = 0.2
-    warned = False
     while True:
         try:
             async with sessionmaker() as session:
                 result = await work(session)
                 await commit(session)
-            if warned:
-                log.info("%s: the database is back", what)
+            _OUTAGE.over()
             return result
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() + delay > deadline:
                 raise
-            if not warned:
-                log.warning("%s: database unavailable (%s); retrying", what, type(exc).__name__)
-                warned = True
+            _OUTAGE.begun(what, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+class _Outage:
+    """One warning per kind of write when the database goes away, and one line when it is back,
+    however many writes wait meanwhile (a worker may have a hundred executions retrying)."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.waiting: set[str] = set()
+
+    def begun(self, what: str, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+        if what not in self.waiting:
+            self.waiting.add(what)
+            log.warning("%s: database unavailable (%s); retrying", what, type(exc).__name__)
+
+    def over(self) -> None:
+        if self.since is not None:
+            log.info("the database is back after %.1fs", time.monotonic() - self.since)
+            self.since = None
+            self.waiting.clear()
+
+
+_OUTAGE = _Outage()
 
 
 async def run_once(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

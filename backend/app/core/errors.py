@@ -288,10 +288,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"X-Request-ID": request_id} if request_id else {}
         if _is_unavailable(exc):
             log.warning(
-                "dependency unavailable: %s",
-                type(exc).__name__,
-                extra={"request_id": request_id},
-                exc_info=exc,
+                "dependency unavailable: %s", type(exc).__name__, extra={"request_id": request_id}
             )
             return _response(
                 503,
@@ -309,3 +306,20 @@ def install_error_handlers(app: FastAPI) -> None:
             {"request_id": request_id},
             headers,
         )
+
+    # A handler registered for `Exception` runs in Starlette's outermost middleware, which
+    # re-raises after answering, and the server then closes the client's connection. The
+    # errors a database or Redis outage raises outside SQLAlchemy's own (a refused connect is
+    # a bare OSError) get the same handler registered here, where nothing is re-raised: the
+    # client gets its 503 and keeps its connection.
+    import asyncpg
+    import redis.exceptions
+
+    for outage in (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        redis.exceptions.RedisError,
+    ):
+        app.add_exception_handler(outage, _unhandled)

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.core.config import Settings
 from app.services import connectivity
-from app.services.dispatch import Dispatcher
+from app.services.dispatch import UNAVAILABLE, Dispatcher
 from app.services.reconcile import reconcile as reconcile_service
 from app.services.runner import Runner
 
@@ -46,7 +46,11 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
     )
     if not judge_leases:
         log.info("reconciler: leases not judged (PostgreSQL reached for less than a TTL)")
-    result = await reconcile_service(ctx["dispatcher"], judge_leases=judge_leases)
+    try:
+        result = await reconcile_service(ctx["dispatcher"], judge_leases=judge_leases)
+    except UNAVAILABLE as exc:  # the next tick tries again
+        log.warning("reconciler tick skipped: %s", type(exc).__name__)
+        return {}
     return {
         "lost": result.lost,
         "requeued": result.requeued,
