@@ -49,7 +49,11 @@ def test_a_worker_killed_mid_fan_out_loses_only_its_own_and_nothing_runs_twice(
     # Only what the killed worker was running is lost, and said to be: its outcome is unknown.
     assert lost, counts
     assert all(e["error"]["code"] == "worker_lost" for e in lost), lost[:3]
-    assert all(f":{victim}:" in e["worker_id"] for e in lost)
+    assert all(f":{victim}:" in e["worker_id"] for e in lost), [
+        (e["system_name"], e["worker_id"], e["error"])
+        for e in lost
+        if f":{victim}:" not in e["worker_id"]
+    ]
     assert counts["succeeded"] + len(lost) == fleet.size, counts
     assert final["status"] == "failed"
 

@@ -158,9 +158,15 @@ class _Pooled:
     last_used: float = field(default_factory=time.monotonic)
     # Out of the pool (dead, or idle too long): closed when its last session ends.
     retired: bool = False
+    # Open, but it stopped answering (a frozen host, a silent network): never handed out again.
+    unresponsive: bool = False
 
     def alive(self) -> bool:
-        return self.transport.is_active() and self.transport.is_authenticated()
+        return (
+            not self.unresponsive
+            and self.transport.is_active()
+            and self.transport.is_authenticated()
+        )
 
     def close(self) -> None:
         self.transport.close()
@@ -506,15 +512,23 @@ class SSHConnector:
         try:
             reader = asyncio.ensure_future(run.pump())
             outcome = await first_outcome(reader, cancel, request.timeout)
+            told = True
             if outcome != "exited":
-                await asyncio.shield(self._stop_remote(target, entry, run))
+                told = await asyncio.shield(self._stop_remote(target, entry, run))
             try:
-                await asyncio.wait_for(asyncio.shield(reader), timeout=self.grace_seconds + 5)
+                # A host that could not be told to stop will not close the channel either.
+                wait = self.grace_seconds + 5 if told else 0.5
+                await asyncio.wait_for(asyncio.shield(reader), timeout=wait)
             except TimeoutError:
                 run.halt()
             status = channel.exit_status if channel.exit_status_ready() else None
             if outcome == "exited" and (status is None or status < 0):
-                if not entry.transport.is_active():
+                # paramiko closes a dead connection's channels before it marks the connection
+                # inactive; the exception its reader thread saved tells a lost connection
+                # apart at once (a refused channel open is saved there too, on a live one).
+                saved = entry.transport.saved_exception
+                lost = saved is not None and not isinstance(saved, paramiko.ChannelException)
+                if lost or not entry.transport.is_active():
                     raise Unreachable(
                         "the connection was lost while the command ran; its outcome is unknown",
                         reason="network",
@@ -607,37 +621,47 @@ class SSHConnector:
         channel.shutdown_write()  # no stdin: a command that reads it sees end of file
         return channel
 
-    async def _stop_remote(self, target: Target, entry: _Pooled, run: _Run) -> None:
+    async def _stop_remote(self, target: Target, entry: _Pooled, run: _Run) -> bool:
         """TERM the command's process group, KILL whatever of it is left after the grace
         period. Over another channel of the same connection, or a connection of its own when
-        that one has no channel to spare."""
+        that one has no channel to spare. False when the host could not be told at all (it
+        stopped answering): then nothing more waits for it."""
         known = await self._control_run(run.pgid.known.wait, 5)
         pgid = run.pgid.value
         if not known or not pgid:
             run.halt()
-            return
-        await self._control_run(self._signal, target, entry, pgid, "TERM")
+            return False
+        if not await self._control_run(self._signal, target, entry, pgid, "TERM"):
+            run.halt()
+            return False
         if run.channel is not None:
             await self._control_run(run.channel.status_event.wait, self.grace_seconds)
         # KILL whatever is left of the group, even if its leader already went.
         await self._control_run(self._signal, target, entry, pgid, "KILL")
+        return True
 
-    def _signal(self, target: Target, entry: _Pooled, pgid: int, signal_name: str) -> None:
+    def _signal(self, target: Target, entry: _Pooled, pgid: int, signal_name: str) -> bool:
+        """Send the group a signal; whether the host ran the `kill`."""
         command = f"kill -{signal_name} -- -{int(pgid)} 2>/dev/null; true"
         try:
             _exec_briefly(entry.transport, command)
-            return
-        except Exception as exc:  # no channel to spare, or the connection is gone
+            return True
+        except Exception as exc:  # no channel to spare, or the connection is gone or silent
+            silent = isinstance(exc, TimeoutError) or "timeout" in str(exc).lower()
+            if silent or not entry.transport.is_active():
+                entry.unresponsive = True
             log.debug("signalling over the pooled connection failed: %s", type(exc).__name__)
         try:
             spare = self._connect(target, _options(target))
         except Exception as exc:
             log.warning("could not reach %s to stop a command: %s", target.host, type(exc).__name__)
-            return
+            return False
         try:
             _exec_briefly(spare.transport, command)
+            return True
         except Exception as exc:
             log.warning("could not stop a command on %s: %s", target.host, type(exc).__name__)
+            return False
         finally:
             spare.close()
 
@@ -662,10 +686,12 @@ def _quiet_when_idle(transport: paramiko.Transport) -> None:
 
 
 def _exec_briefly(transport: paramiko.Transport, command: str) -> None:
-    channel = transport.open_session(timeout=10)
+    """Run a short command; raises when the host does not answer within seconds."""
+    channel = transport.open_session(timeout=5)
     try:
         channel.exec_command(command)
-        channel.status_event.wait(10)
+        if not channel.status_event.wait(5):
+            raise TimeoutError("no exit status within 5s")
     finally:
         channel.close()
 
