@@ -172,6 +172,35 @@ def test_up_refuses_a_busy_port(
     assert "Traceback" not in output
 
 
+def test_up_starts_again_a_worker_or_api_that_dies(
+    processes: Processes, orca_env: dict[str, str], api_port: int
+) -> None:
+    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env["ORCA_API_PORT"] = str(api_port)
+    up = processes.start(["up"], env, "up-supervise")
+    wait_for(lambda: _ready(api_port), 90, "orca up to be ready")
+
+    def child(kind: str) -> psutil.Process | None:
+        found = [c for c in _descendants(up.pid) if f"app.cli {kind}" in _cmdline(c)]
+        return found[0] if found else None
+
+    for kind, name in (("worker", "worker-1"), ("api", "api")):
+        first = child(kind)
+        assert first is not None
+        first.kill()
+
+        def replaced(kind: str = kind, gone: int = first.pid) -> psutil.Process | None:
+            found = child(kind)
+            return found if found is not None and found.pid != gone else None
+
+        wait_for(replaced, 30, f"a new {kind} process")
+        wait_for(lambda: _ready(api_port), 60, f"readiness after the {kind} came back")
+        output = up.log_path.read_text()  # type: ignore[attr-defined]
+        assert f"the {name} process exited with code -9" in output
+        assert f"starting {name} again" in output
+    assert up.poll() is None
+
+
 def test_a_second_up_on_the_same_home_is_refused(
     processes: Processes, orca_env: dict[str, str], api_port: int
 ) -> None:
