@@ -197,6 +197,16 @@ async def test_rerun_failed_only_and_duplicate_with_overrides(orca: Engine) -> N
     assert duplicate["environment_keys"] == ["FLAVOUR"]
     assert (await orca.finished(duplicate["id"]))["status"] == "succeeded"
 
+    # Null is not "keep": refused and named (it once reached the database as a 500).
+    for field in ("name", "targets", "timeout_seconds", "priority"):
+        refused = await orca.client.post(
+            f"{JOBS}/{job['id']}/duplicate", json={field: None}, headers=orca.admin.headers
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["details"][0]["field"] == field
+    unlimited = await orca.post(f"{JOBS}/{job['id']}/duplicate", {"concurrency": None})
+    assert unlimited["concurrency"] is None
+
 
 async def test_the_environment_reaches_the_command_and_stays_out_of_responses(
     orca: Engine,

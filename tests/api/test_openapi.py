@@ -3,6 +3,8 @@ on every protected operation, and one way to page."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 import httpx
@@ -68,3 +70,27 @@ async def test_operation_ids_are_the_handlers_names(client: httpx.AsyncClient) -
     for operation_id in ids:
         assert operation_id.replace("_", "").isalnum() and operation_id.islower(), operation_id
         assert "api_v1" not in operation_id, operation_id
+
+
+async def test_a_method_a_path_lacks_is_405_naming_every_method_it_has(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = await _spec(client)
+    for template, operations in spec["paths"].items():
+        path = re.sub(r"\{\w+\}", str(uuid.uuid4()), template)
+        documented = {method.upper() for method in operations}
+        response = await client.request("TRACE", path)
+        assert response.status_code == 405, (template, response.text)
+        assert set(response.headers["allow"].split(", ")) == documented, template
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert response.headers["x-request-id"]
+
+
+async def test_a_literal_path_is_not_read_as_an_id(client: httpx.AsyncClient) -> None:
+    # /systems/import exists for POST only; /systems/{system_id} must not take it.
+    response = await client.patch("/api/v1/systems/import", json={})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    # A malformed id still gets the message that names it.
+    bad = await client.get("/api/v1/systems/not-an-id", headers={"Authorization": "Bearer x"})
+    assert bad.status_code in {401, 422}

@@ -20,7 +20,7 @@ from app.models import AuditEvent
 from app.models.enums import AuditOutcome
 from app.repositories.audit import AuditFilter
 from app.schemas.audit import AuditEventOut, ChainReport
-from app.schemas.common import NO_NUL, Cursor, Limit, Page, Search, SeqSort, page_of
+from app.schemas.common import NO_NUL, NOT_A_NUMBER, Cursor, Limit, Page, Search, SeqSort, page_of
 from app.services import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -35,10 +35,13 @@ _Short = Annotated[str | None, Query(min_length=1, max_length=64, pattern=NO_NUL
 def audit_filter(
     since: Annotated[
         AwareDatetime | None,
+        NOT_A_NUMBER,
         Query(description="From this time on (ISO 8601 with a time zone, inclusive)."),
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description="Before this time (with a time zone, exclusive).")
+        AwareDatetime | None,
+        NOT_A_NUMBER,
+        Query(description="Before this time (with a time zone, exclusive)."),
     ] = None,
     actor: Annotated[
         str | None, Query(max_length=64, pattern=NO_NUL, description="Actor's username.")

@@ -16,7 +16,7 @@ from app.auth.principal import Principal
 from app.core.config import Settings
 from app.models import Execution, Job
 from app.models.enums import ExecutionStatus, JobStatus
-from app.schemas.common import Cursor, Limit, Page, Search
+from app.schemas.common import NOT_A_NUMBER, Cursor, Limit, Page, Search
 from app.schemas.jobs import (
     ExecutionError,
     ExecutionOut,
@@ -222,8 +222,10 @@ async def list_jobs(
     system_id: Annotated[
         uuid.UUID | None, Query(description="Jobs with an execution on this system.")
     ] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="Created before.")] = None,
+    since: Annotated[
+        datetime | None, NOT_A_NUMBER, Query(description="Created at or after.")
+    ] = None,
+    until: Annotated[datetime | None, NOT_A_NUMBER, Query(description="Created before.")] = None,
 ) -> Page[JobOut]:
     """The jobs the caller may see: their own, and those touching a system they can view (all
     of them for admins and auditors). `q` looks in the name and the command or script."""

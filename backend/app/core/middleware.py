@@ -7,8 +7,11 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import client_context, client_var
@@ -71,3 +74,71 @@ class RequestIdMiddleware:
                 )
             request_id_var.reset(token)
             client_var.reset(client_token)
+
+
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+_UUID = r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}"
+
+
+class MethodGuard:
+    """Answer 405 for a documented path asked with a method it does not have, with an `Allow`
+    header that names all it has (HTTP requires that). The router cannot: FastAPI makes one
+    route per method, and Starlette's 405 names the methods of the first route whose path
+    matched. Paths come from the OpenAPI document, their id parameters matched as the types
+    they are, so `PATCH /systems/import` is a 405 (only POST exists there), not an attempt to
+    read `import` as a system id. Paths it does not know pass through untouched."""
+
+    def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
+        self.app = app
+        self._openapi = openapi
+        self._paths: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+
+    def _compile(self) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+        compiled = []
+        for template, operations in self._openapi().get("paths", {}).items():
+            methods = {method.upper() for method in operations if method in _METHODS}
+            formats: dict[str, str | None] = {}
+            for method, operation in operations.items():
+                if method not in _METHODS:
+                    continue
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "path":
+                        formats[parameter["name"]] = parameter.get("schema", {}).get("format")
+
+            parts = []
+            for part in template.split("/"):
+                name = part[1:-1] if part.startswith("{") and part.endswith("}") else None
+                if name is None:
+                    parts.append(re.escape(part))
+                else:
+                    parts.append(_UUID if formats.get(name) == "uuid" else "[^/]+")
+            pattern = "/".join(parts)
+            compiled.append((re.compile(pattern), frozenset(methods)))
+        return compiled
+
+    def allowed(self, path: str) -> frozenset[str] | None:
+        """The methods `path` answers, or None for a path the document does not describe."""
+        if self._paths is None:
+            self._paths = self._compile()
+        found = [methods for pattern, methods in self._paths if pattern.fullmatch(path)]
+        return frozenset().union(*found) if found else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            allowed = self.allowed(scope["path"])
+            if allowed is not None and scope["method"] not in allowed:
+                listed = ", ".join(sorted(allowed))
+                response = JSONResponse(
+                    {
+                        "error": {
+                            "code": "method_not_allowed",
+                            "message": f"{scope['method']} is not allowed here; use {listed}.",
+                            "details": None,
+                        }
+                    },
+                    status_code=405,
+                    headers={"Allow": listed},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

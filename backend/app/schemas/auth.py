@@ -23,6 +23,7 @@ class LoginRequest(BaseModel):
     password: PasswordField
     refresh_cookie: bool = Field(
         False,
+        strict=True,
         description="Browsers: deliver the refresh token as an httpOnly cookie instead of in "
         "the body, where page scripts cannot read it.",
     )
@@ -41,6 +42,7 @@ class RefreshRequest(BaseModel):
 class LogoutRequest(BaseModel):
     everywhere: bool = Field(
         False,
+        strict=True,
         description="End every session of this user, on every device, not just this one.",
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.repositories.pagination import Page as PageData
 
@@ -85,3 +86,18 @@ CreatedSort = Annotated[Literal["created_at", "-created_at"], Query(description=
 SeqSort = Annotated[
     Literal["-seq", "seq"], Query(description="-seq: newest first (default); seq: oldest first.")
 ]
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_number(value: object) -> object:
+    # pydantic reads a bare number as seconds since 1970; the schema (and any reader) says a
+    # date-time is ISO 8601 text, so `until=0.5` is refused rather than taken as 1970.
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        raise ValueError("give a date and time in ISO 8601 (2026-01-31T12:00:00Z), not a number")
+    return value
+
+
+# For date-time query parameters: `Annotated[datetime | None, NOT_A_NUMBER, Query(...)]`.
+NOT_A_NUMBER = BeforeValidator(_not_a_number)

@@ -7,7 +7,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models.enums import ExecutionStatus, JobStatus, OutputStream, Shell
 from app.schemas.common import NO_NUL
@@ -126,8 +135,8 @@ class FailureThreshold(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    count: int | None = Field(None, ge=1, le=100000)
-    percent: int | None = Field(None, ge=1, le=100)
+    count: StrictInt | None = Field(None, ge=1, le=100000)
+    percent: StrictInt | None = Field(None, ge=1, le=100)
 
     @model_validator(mode="after")
     def _some(self) -> FailureThreshold:
@@ -142,8 +151,8 @@ class Retries(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    attempts: int = Field(2, ge=1, le=10)
-    backoff_seconds: int = Field(5, ge=0, le=3600)
+    attempts: int = Field(2, ge=1, le=10, strict=True)
+    backoff_seconds: int = Field(5, ge=0, le=3600, strict=True)
 
 
 class JobCreate(BaseModel):
@@ -160,9 +169,11 @@ class JobCreate(BaseModel):
         "each system's default (sh on Linux, PowerShell on Windows), so one job can span both.",
     )
     targets: Targets
-    timeout_seconds: int = Field(3600, ge=1, le=86400)
-    priority: int = Field(5, ge=1, le=10, description="1 to 10; higher runs first when busy.")
-    concurrency: int | None = Field(
+    timeout_seconds: int = Field(3600, ge=1, le=86400, strict=True)
+    priority: int = Field(
+        5, ge=1, le=10, strict=True, description="1 to 10; higher runs first when busy."
+    )
+    concurrency: StrictInt | None = Field(
         None, ge=1, le=100000, description="Most systems of this job running at once."
     )
     failure_threshold: FailureThreshold | None = None
@@ -189,11 +200,21 @@ class JobDuplicate(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    name: JobName | None = None
-    targets: Targets | None = None
-    timeout_seconds: int | None = Field(None, ge=1, le=86400)
-    priority: int | None = Field(None, ge=1, le=10)
-    concurrency: int | None = Field(None, ge=1, le=100000)
+    # Omitted: as in the job duplicated. Only `concurrency` may be null (no limit).
+    name: JobName | SkipJsonSchema[None] = Field(None, description="Omit to keep this job's.")
+    targets: Targets | SkipJsonSchema[None] = Field(
+        None, description="Omit to resolve this job's targets again."
+    )
+    timeout_seconds: StrictInt | SkipJsonSchema[None] = Field(None, ge=1, le=86400)
+    priority: StrictInt | SkipJsonSchema[None] = Field(None, ge=1, le=10)
+    concurrency: StrictInt | None = Field(None, ge=1, le=100000)
+
+    @field_validator("name", "targets", "timeout_seconds", "priority", mode="before")
+    @classmethod
+    def _omit_rather_than_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave it out to keep the job's own; it cannot be null")
+        return value
 
 
 class JobRerun(BaseModel):

@@ -45,7 +45,7 @@ SystemName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00/]*$"),
 ]
 Host = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_host)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 ConnectorName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")
@@ -72,7 +72,7 @@ class SystemCreate(BaseModel):
     )
     labels: Labels = Field(default_factory=dict)
     group_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
-    max_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1, le=1000, strict=True)] | None = None
 
     model_config = {
         "extra": "forbid",
@@ -105,7 +105,7 @@ class SystemUpdate(BaseModel):
     options: dict[str, Any] | None = None
     labels: Labels | None = None
     group_ids: list[uuid.UUID] | None = Field(None, max_length=100)
-    max_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1, le=1000, strict=True)] | None = None
 
 
 class SystemOut(ORMModel):

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StrictBool, StringConstraints
 
 from app.models.enums import Role
 from app.schemas.auth import PasswordField, Username
@@ -49,7 +49,7 @@ class UserCreated(UserOut):
 
 class UserUpdate(BaseModel):
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     email: EmailStr | None = None
     full_name: FullName | None = None
 

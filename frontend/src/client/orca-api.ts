@@ -1449,10 +1449,12 @@ export type TargetPreview = {
 };
 export type JobDuplicate = {
   concurrency?: number | null;
-  name?: string | null;
-  priority?: number | null;
-  targets?: Targets | null;
-  timeout_seconds?: number | null;
+  /** Omit to keep this job's. */
+  name?: string;
+  priority?: number;
+  /** Omit to resolve this job's targets again. */
+  targets?: Targets;
+  timeout_seconds?: number;
 };
 export type PageExecutionOut = {
   items: ExecutionOut[];
