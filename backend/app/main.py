@@ -31,7 +31,7 @@ from app.core.config import Settings
 from app.core.console import mount_console
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
-from app.core.middleware import MethodGuard, RequestIdMiddleware
+from app.core.middleware import MethodGuard, RequestIdMiddleware, RequestLimits
 from app.core.redis import create_redis
 from app.core.vault import Vault
 from app.services.dispatch import Dispatcher
@@ -75,7 +75,9 @@ def create_app(settings: Settings) -> FastAPI:
     # Built here, not in the lifespan: a bad key fails create_app() at once.
     app.state.vault = Vault.from_settings(settings) if settings.encryption_keys else None
     install_error_handlers(app)
-    app.add_middleware(MethodGuard, openapi=app.openapi)  # inside the request id's
+    # Outermost last: request id, then the size limits, then the method guard.
+    app.add_middleware(MethodGuard, openapi=app.openapi)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     for module in (

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         description="Executions at once on one system, across all jobs (a system's own "
         "`max_concurrency` overrides it).",
     )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024 * 1024 * 1024,
+        description="Largest request body the API reads (a bigger one is refused with 413).",
+    )
     job_max_targets: int = Field(
         10000, ge=1, le=100000, description="Most systems one job may target."
     )

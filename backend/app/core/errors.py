@@ -184,11 +184,18 @@ def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for err in exc.errors():
         loc = err.get("loc", ())
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if err.get("type") == "json_invalid":
+            # Its location is ("body", <character offset>), not a field.
+            where = loc[1] if len(loc) > 1 else "?"
+            field, message = "body", f"not valid JSON (at character {where})"
+        else:
+            field = _field_name(loc)
         details.append(
             {
-                "field": _field_name(loc),
+                "field": field,
                 "in": loc[0] if loc else "body",
-                "message": str(err.get("msg", "invalid value")).removeprefix("Value error, "),
+                "message": message,
                 "type": err.get("type"),
             }
         )
@@ -246,6 +253,11 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
+        if message == "There was an error parsing the body":  # FastAPI's words for any of these
+            message = (
+                "The request body cannot be read as JSON: not UTF-8, nested too deeply, or a "
+                "number too long."
+            )
         return _response(exc.status_code, code, message, None, getattr(exc, "headers", None))
 
     @app.exception_handler(DataError)

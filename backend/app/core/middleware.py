@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -128,17 +129,85 @@ class MethodGuard:
             allowed = self.allowed(scope["path"])
             if allowed is not None and scope["method"] not in allowed:
                 listed = ", ".join(sorted(allowed))
-                response = JSONResponse(
-                    {
-                        "error": {
-                            "code": "method_not_allowed",
-                            "message": f"{scope['method']} is not allowed here; use {listed}.",
-                            "details": None,
-                        }
-                    },
-                    status_code=405,
-                    headers={"Allow": listed},
+                message = f"{scope['method']} is not allowed here; use {listed}."
+                await _refuse(
+                    scope, receive, send, 405, "method_not_allowed", message, {"Allow": listed}
                 )
-                await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADERS = 100
+# The body of a refused request is not read: the connection cannot be used again.
+_CLOSE = {"Connection": "close"}
+
+
+class RequestLimits:
+    """Refuse what no client of ours sends, before any of it is parsed or kept: more than
+    `MAX_HEADERS` headers or `MAX_HEADER_BYTES` of them (431), a body over `max_body_bytes`
+    (413: at once when Content-Length says so, else as soon as that much has arrived)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        size = sum(len(name) + len(value) for name, value in headers)
+        if len(headers) > MAX_HEADERS or size > MAX_HEADER_BYTES:
+            await _refuse(
+                scope,
+                receive,
+                send,
+                431,
+                "request_headers_too_large",
+                f"The request's headers are too large (at most {MAX_HEADERS} headers and "
+                f"{MAX_HEADER_BYTES // 1024} KiB).",
+                _CLOSE,
+            )
+            return
+        limit = self.max_body_bytes
+        declared = next((value for name, value in headers if name == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(scope, receive, send, 413, "payload_too_large", _too_large(limit), _CLOSE)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # FastAPI passes an HTTPException raised while reading the body through
+                    # to the error handler, which answers with the error body.
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is too large (at most {limit // (1024 * 1024)} MiB)."
+
+
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer with the error body every error has (core/errors.py), before any route runs."""
+    response = JSONResponse(
+        {"error": {"code": code, "message": message, "details": None}},
+        status_code=status,
+        headers=headers,
+    )
+    await response(scope, receive, send)
