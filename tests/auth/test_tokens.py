@@ -14,11 +14,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.tokens import InvalidToken, decode_access_token, new_refresh_token
 from app.core.config import Settings
-from app.models import RefreshToken
+from app.models import AuditEvent, RefreshToken
 from app.models.enums import Role
 from tests.fixtures.auth import Account, MakeAccount, token_for
 
@@ -142,6 +143,63 @@ async def test_forged_and_misused_tokens_get_the_same_401(
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+EXPECTED_REASON = {
+    "alg none": "algorithm",
+    "alg None, signature kept": "algorithm",
+    "another HMAC algorithm": "algorithm",
+    "RS256 (HS/RS confusion)": "algorithm",
+    "wrong key": "signature",
+    "signature of other claims": "signature",
+    "edited claims": "signature",
+    "expired": "expired",
+    "not yet valid": "claims",
+    "issued in the future": "claims",
+    "no expiry": "claims",
+    "no session": "claims",
+    "no version": "claims",
+    "refresh type": "claims",
+    "stale token version": "revoked",
+    "unknown user": "revoked",
+    "subject not a uuid": "claims",
+    "unknown role": "claims",
+    "a refresh token": "malformed",
+    "garbage": "malformed",
+    "empty segments": "malformed",
+}
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+async def test_a_refused_token_is_audited_once_a_minute_per_address_and_reason(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    session: AsyncSession,
+    viewer: Account,
+    forgery: str,
+) -> None:
+    token = FORGERIES[forgery](settings, viewer)
+    for _ in range(3):  # a flood of one kind writes one row
+        assert (await _me(client, token)).status_code == 401
+    rows = (
+        (
+            await session.execute(
+                select(AuditEvent).where(AuditEvent.action == "auth.token_rejected")
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert len(rows) == 1, [row.details for row in rows]
+    (row,) = rows
+    assert row.outcome.value == "denied"
+    assert row.details["reason"] == EXPECTED_REASON[forgery]
+    assert row.details["path"] == ME and row.details["method"] == "GET"
+    assert token not in str(row.details)  # the token itself is never kept
+    assert (await client.get(ME)).status_code == 401  # no token at all: not an attack
+    assert (
+        await session.execute(select(AuditEvent).where(AuditEvent.action == "auth.token_rejected"))
+    ).scalars().all() == rows
+
+
 async def test_tokens_of_deactivated_and_deleted_users_are_refused(
     client: httpx.AsyncClient, session: AsyncSession, make_account: MakeAccount
 ) -> None:
@@ -175,7 +233,8 @@ async def test_a_token_of_a_revoked_session_is_refused(
     assert (await _me(client, token)).status_code == 401
 
 
-def test_decode_names_no_reason(settings: Settings) -> None:
+def test_decode_gives_its_reason_to_the_log_only(settings: Settings) -> None:
+    # The client gets one body for every reason (test_forged_and_misused_tokens_get_the_same_401).
     with pytest.raises(InvalidToken) as caught:
         decode_access_token(settings, "not.a.jwt")
-    assert str(caught.value) == ""
+    assert caught.value.reason == "malformed"

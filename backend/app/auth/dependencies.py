@@ -68,17 +68,58 @@ async def authenticate(session: AsyncSession, settings: Settings, token: str) ->
 
 
 async def current_principal(
-    token: Annotated[str | None, Depends(bearer)], session: SessionDep, settings: SettingsDep
+    request: Request,
+    token: Annotated[str | None, Depends(bearer)],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Principal:
     """The caller, from a valid access token whose user, version and session are current.
 
     Costs one indexed query per request; in return a deactivation, password change, role
     change or logout takes effect on the very next request, not when the token expires.
+    A token presented and refused is audited as `auth.token_rejected` (a request with none is
+    not): at most one row per client address and reason a minute, so a flood of forgeries
+    cannot flood the log.
     """
-    principal = await authenticate(session, settings, token) if token else None
-    if principal is None:
+    if not token:
         raise _unauthorized()
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidToken as exc:
+        raise await _rejected(request, exc.reason, None) from None
+    principal = await principal_for(
+        session, claims.user_id, claims.session_id, claims.token_version
+    )
+    if principal is None:
+        # Signed by us, but its user is gone or inactive, its session ended, or the password
+        # changed since.
+        raise await _rejected(request, "revoked", claims.user_id)
     return principal
+
+
+REJECTION_WINDOW_SECONDS = 60
+
+
+async def _rejected(request: Request, reason: str, user_id: uuid.UUID | None) -> Unauthorized:
+    error = _unauthorized()
+    client = request.client.host if request.client else "unknown"
+    key = f"orca:audit-throttle:token_rejected:{client}:{reason}"
+    try:
+        first = await request.app.state.redis.set(key, b"1", ex=REJECTION_WINDOW_SECONDS, nx=True)
+    except Exception:  # Redis away: audit every one rather than none
+        first = True
+    if first:
+        details: dict[str, Any] = {
+            "reason": reason,
+            "method": request.method,
+            "path": request.url.path,
+        }
+        if user_id is not None:
+            details["user_id"] = str(user_id)
+        error.on_rollback = (
+            audit.later("auth.token_rejected", outcome=AuditOutcome.denied, details=details),
+        )
+    return error
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

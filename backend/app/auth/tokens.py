@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jose import JWTError, jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError
 
 from app.core.config import Settings
 from app.models.enums import Role
@@ -30,7 +31,13 @@ _REQUIRED = ("sub", "role", "iat", "nbf", "exp", "jti", "type", "ver", "sid")
 
 
 class InvalidToken(Exception):
-    """The token is not one we accept now. Deliberately carries no reason for the client."""
+    """The token is not one we accept now. Its `reason` is for the audit log, never for the
+    client: malformed, algorithm (none, RS/HS confusion, any other), signature (wrong key,
+    edited claims), expired, claims (missing, of the wrong kind, or from the future)."""
+
+    def __init__(self, reason: str = "malformed") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,13 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     assert settings.jwt_secret is not None
     try:
         header = jwt.get_unverified_header(token)
-        # Checked before the signature: "none", RS/HS confusion and every other algorithm are
-        # refused by name, whatever the library would make of them.
-        if header.get("alg") != settings.jwt_algorithm:
-            raise InvalidToken
+    except (JWTError, ValueError, TypeError, AttributeError) as exc:
+        raise InvalidToken("malformed") from exc
+    # Checked before the signature: "none", RS/HS confusion and every other algorithm are
+    # refused by name, whatever the library would make of them.
+    if header.get("alg") != settings.jwt_algorithm:
+        raise InvalidToken("algorithm")
+    try:
         claims: dict[str, Any] = jwt.decode(
             token,
             settings.jwt_secret.get_secret_value(),
@@ -89,17 +99,31 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             options={"require_" + claim: True for claim in ("iat", "exp", "nbf", "sub", "jti")}
             | {"leeway": LEEWAY, "verify_aud": False},
         )
-    except (JWTError, ValueError, TypeError, AttributeError) as exc:
-        raise InvalidToken from exc
+    except ExpiredSignatureError as exc:
+        raise InvalidToken("expired") from exc
+    except JWTClaimsError as exc:
+        raise InvalidToken("claims") from exc
+    except JWTError as exc:
+        message = str(exc).lower()
+        reason = (
+            "signature"
+            if "signature" in message
+            else "claims"
+            if "claim" in message
+            else "malformed"
+        )
+        raise InvalidToken(reason) from exc
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidToken("malformed") from exc
     if any(claim not in claims for claim in _REQUIRED) or claims["type"] != ACCESS:
-        raise InvalidToken
+        raise InvalidToken("claims")
     # python-jose checks only that iat is a number; a token issued in the future is forged or
     # minted by a replica with a broken clock.
     now = time.time()
     try:
         issued_at, expires_at = int(claims["iat"]), int(claims["exp"])
         if issued_at > now + LEEWAY:
-            raise InvalidToken
+            raise InvalidToken("claims")
         return AccessClaims(
             user_id=uuid.UUID(str(claims["sub"])),
             role=Role(claims["role"]),
@@ -110,7 +134,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             expires_at=expires_at,
         )
     except (ValueError, TypeError) as exc:
-        raise InvalidToken from exc
+        raise InvalidToken("claims") from exc
 
 
 def new_refresh_token() -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.policy import GLOBAL_LEVEL, LEVEL_RANK, ROLE_LEVEL_CAP, capped
 from app.auth.principal import Principal
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, NotFound
 from app.models import System
 from app.models.enums import AuditOutcome, GrantLevel
 from app.repositories import access as access_repo
@@ -109,3 +110,23 @@ async def group_level(
         return GLOBAL_LEVEL[principal.role]
     rank = await access_repo.group_rank(session, principal.id, group_id)
     return capped(principal.role, _BY_RANK.get(rank))
+
+
+async def out_of_reach(
+    session: AsyncSession, principal: Principal, model: type[Any], object_id: uuid.UUID, what: str
+) -> NotFound:
+    """The 404 for an object the principal may not see, as if it did not exist. When it does
+    exist, the attempt (an id guessed, or leaked) is audited as `access.denied`."""
+    error = NotFound(f"no {what} with id {object_id}")
+    if await common_repo.get_by_id(session, model, object_id) is not None:
+        error.on_rollback = (
+            audit.later(
+                "access.denied",
+                actor=principal,
+                outcome=AuditOutcome.denied,
+                target_type=what,
+                target_id=object_id,
+                details={"reason": "not_visible"},
+            ),
+        )
+    return error

@@ -117,7 +117,7 @@ def visible_executions_filter(principal: Principal) -> ColumnElement[bool]:
 async def get(session: AsyncSession, principal: Principal, job_id: uuid.UUID) -> Job:
     job = await jobs_repo.get_visible(session, job_id, jobs_filter(principal))
     if job is None:
-        raise NotFound(f"no job with id {job_id}")
+        raise await access.out_of_reach(session, principal, Job, job_id, "job")
     return job
 
 
@@ -129,13 +129,13 @@ async def get_execution(
     if execution is None:
         raise missing
     job = await jobs_repo.get_visible(session, execution.job_id, jobs_filter(principal))
-    if job is None:
-        raise missing
-    visible = await executions_repo.get_visible(
-        session, execution_id, executions_filter(principal, job)
+    visible = (
+        await executions_repo.get_visible(session, execution_id, executions_filter(principal, job))
+        if job is not None
+        else None
     )
-    if visible is None:
-        raise missing
+    if job is None or visible is None:
+        raise await access.out_of_reach(session, principal, Execution, execution_id, "execution")
     return visible, job
 
 

@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.principal import Principal
+from app.core.db import run_after_rollback
 from app.core.errors import BadRequest, OrcaError
 from app.models import Execution, Job, OutputChunk
 from app.repositories import jobs as jobs_repo
@@ -162,6 +163,7 @@ class LiveSession:
             try:
                 await self._handle(message)
             except OrcaError as error:
+                await self._keep_refusal(error)
                 self._post(
                     {
                         "type": "error",
@@ -170,6 +172,16 @@ class LiveSession:
                         "request": _echo(message),
                     }
                 )
+
+    async def _keep_refusal(self, error: OrcaError) -> None:
+        """Write the audit row a refusal carries (a job out of reach), as a request would."""
+        if not error.on_rollback:
+            return
+        try:
+            async with self._sessionmaker() as session:
+                await run_after_rollback(session, error)
+        except Exception as exc:  # the database away: the client still hears the refusal
+            log.warning("could not audit a refused subscription: %s", type(exc).__name__)
 
     async def _handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")

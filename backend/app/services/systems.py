@@ -38,7 +38,7 @@ async def get(session: AsyncSession, principal: Principal, system_id: uuid.UUID)
         session, system_id, access.systems_filter(principal, GrantLevel.view)
     )
     if system is None:
-        raise NotFound(f"no system with id {system_id}")
+        raise await access.out_of_reach(session, principal, System, system_id, "system")
     return system
 
 
