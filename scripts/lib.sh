@@ -72,3 +72,17 @@ ensure_console_build() {
     (cd frontend && npm run --silent build)
   fi
 }
+
+# Install Debian packages as root without letting them start services: installing
+# openssh-server would start the system's sshd on port 22, so a policy-rc.d that says "no" keeps
+# every service down while apt runs (removed again afterwards, if we made it).
+apt_install_quietly() {
+  local policy=/usr/sbin/policy-rc.d made_policy=""
+  echo "Installing $* with apt-get ..." >&2
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  if [[ -n $made_policy ]]; then rm -f "$policy"; trap - EXIT; fi
+}
