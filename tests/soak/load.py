@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import statistics
 import sys
 import time
@@ -218,12 +219,20 @@ def _memory_verdict(tally: Tally, names: list[str]) -> dict[str, Any]:
     return verdict
 
 
-def prepare(orca: OrcaUp, fleet: Fleet) -> None:
-    """The fleet's hosts as systems, all in the group `soak` the jobs run on."""
+def prepare(orca: OrcaUp, fleet: Fleet, history: int = 0) -> None:
+    """The fleet's hosts as systems, all in the group `soak` the jobs run on; then `history`
+    finished jobs, so that the lists the clients read are full from the start (memory is then
+    measured with the data at its steady size, not growing with it)."""
     orca.add_fleet(fleet, [fleet.size])
     group = orca.post("/groups", {"name": "soak"})
     systems = [s["id"] for s in orca.get("/systems", limit=500)["items"] if s["connector"] == "ssh"]
     orca.post(f"/groups/{group['id']}/systems", {"system_ids": systems})
+    jobs = [
+        orca.post("/jobs", {"command": "echo earlier", "targets": {"groups": ["soak"]}})["id"]
+        for _ in range(history)
+    ]
+    for job_id in jobs:
+        orca.wait_job(job_id, 600)
 
 
 async def soak(orca: OrcaUp, fleet: Fleet, args: argparse.Namespace) -> dict[str, Any]:
@@ -309,7 +318,13 @@ def _print(report: dict[str, Any]) -> None:
     print(f"  verdict: {'PASS' if report['ok'] else 'FAIL'}")
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # `kill PID` unwinds through the fleet's and Orca's cleanup, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=50)
@@ -317,10 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--history", type=int, default=60, help="finished jobs made before the soak starts"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     with Fleet(args.hosts) as fleet, OrcaUp(args.workers, logs_to_files=True) as orca:
-        prepare(orca, fleet)
+        prepare(orca, fleet, args.history)
         report = asyncio.run(soak(orca, fleet, args))
     if args.json:
         print(json.dumps(report, indent=2))
