@@ -240,6 +240,12 @@ class LiveSession:
                 parsed = _uuid(key, "after")
                 assert parsed is not None
                 after[parsed] = _int(value, "after") or 0
+        # What the client holds counts as sent before any live event can arrive: a live chunk
+        # handled before the replay would otherwise fill from seq 1 and repeat it all (seen
+        # when the API was killed under viewers that then resumed).
+        for held, seq in after.items():
+            if follow.may_see(held):
+                self._sent_seq[held] = max(self._sent_seq.get(held, 0), seq)
         # Subscribe first, then replay: a chunk published meanwhile is in one or the other,
         # and the sender drops whichever copy comes second.
         await self._channel(events.job_channel(job.id), subscribe=True)
