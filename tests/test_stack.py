@@ -123,6 +123,13 @@ def _run_once(
     return log_path.read_text(), users, log_path
 
 
+def _embedded_env(orca_env: dict[str, str], api_port: int) -> dict[str, str]:
+    """`orca up` with its own embedded PostgreSQL and Redis on `api_port`."""
+    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
+    env["ORCA_API_PORT"] = str(api_port)
+    return env
+
+
 def test_up_start_stop_start(processes: Processes, orca_env: dict[str, str], api_port: int) -> None:
     env = {
         k: v
@@ -159,8 +166,7 @@ def test_up_refuses_a_busy_port(
 ) -> None:
     import socket
 
-    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
-    env["ORCA_API_PORT"] = str(api_port)
+    env = _embedded_env(orca_env, api_port)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", api_port))
         blocker.listen()
@@ -175,8 +181,7 @@ def test_up_refuses_a_busy_port(
 def test_up_starts_again_a_worker_or_api_that_dies(
     processes: Processes, orca_env: dict[str, str], api_port: int
 ) -> None:
-    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
-    env["ORCA_API_PORT"] = str(api_port)
+    env = _embedded_env(orca_env, api_port)
     up = processes.start(["up"], env, "up-supervise")
     wait_for(lambda: _ready(api_port), 90, "orca up to be ready")
 
@@ -204,8 +209,7 @@ def test_up_starts_again_a_worker_or_api_that_dies(
 def test_a_second_up_on_the_same_home_is_refused(
     processes: Processes, orca_env: dict[str, str], api_port: int
 ) -> None:
-    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
-    env["ORCA_API_PORT"] = str(api_port)
+    env = _embedded_env(orca_env, api_port)
     first = processes.start(["up"], env, "up-first")
     wait_for(lambda: _ready(api_port), 90, "the first orca up")
     second = subprocess.run(
@@ -227,8 +231,7 @@ def test_ctrl_c_before_ready_still_leaves_the_admin_password_shown(
     not lose the only copy."""
     from app.core.embedded import EmbeddedPostgres
 
-    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
-    env["ORCA_API_PORT"] = str(api_port)
+    env = _embedded_env(orca_env, api_port)
     proc = processes.start(["up"], env, "up-early")
     log_path: Path = proc.log_path  # type: ignore[attr-defined]
     match = wait_for(
@@ -289,8 +292,7 @@ def test_production_up_refuses_embedded_servers(
 def test_create_admin_borrows_the_database_of_a_running_up(
     processes: Processes, orca_env: dict[str, str], api_port: int
 ) -> None:
-    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
-    env["ORCA_API_PORT"] = str(api_port)
+    env = _embedded_env(orca_env, api_port)
     up = processes.start(["up"], env, "up-borrow")
     wait_for(lambda: _ready(api_port), 90, "orca up to be ready")
     created = subprocess.run(
@@ -312,8 +314,7 @@ def test_a_damaged_secrets_file_is_never_regenerated(
     processes: Processes, orca_env: dict[str, str], api_port: int
 ) -> None:
     """Regenerating would orphan every credential encrypted with the old key: refuse instead."""
-    env = {k: v for k, v in orca_env.items() if k not in {"ORCA_DATABASE_URL", "ORCA_REDIS_URL"}}
-    env["ORCA_API_PORT"] = str(api_port)
+    env = _embedded_env(orca_env, api_port)
     home = Path(env["ORCA_HOME"])
     home.mkdir(parents=True)
     (home / "secrets.json").write_text('{"jwt_secret": "trunc')

@@ -24,6 +24,19 @@ async def _set(orca: Engine, execution_id: str, **values: object) -> None:
         await session.commit()
 
 
+async def _lapsed(orca: Engine, execution_id: str, worker_id: str, ago: timedelta) -> None:
+    """Running on `worker_id` since `ago`, its lease lapsed as long."""
+    past = datetime.now(UTC) - ago
+    await _set(
+        orca,
+        execution_id,
+        status=ExecutionStatus.running,
+        worker_id=worker_id,
+        started_at=past,
+        lease_expires_at=past,
+    )
+
+
 async def _one_job(orca: Engine) -> tuple[dict[str, Any], dict[str, Any]]:
     """A job of `true` on one local system, and its execution (pending: no worker yet)."""
     await orca.local_system("a")
@@ -37,16 +50,8 @@ async def test_executions_of_a_lost_worker_end_in_error_and_are_not_rerun(
 ) -> None:
     orca = idle_orca
     job, execution = await _one_job(orca)
-    past = datetime.now(UTC) - timedelta(minutes=1)
     # As a worker SIGKILLed mid-run leaves it: running, its lease lapsed.
-    await _set(
-        orca,
-        execution["id"],
-        status=ExecutionStatus.running,
-        worker_id="ghost:1:dead",
-        started_at=past,
-        lease_expires_at=past,
-    )
+    await _lapsed(orca, execution["id"], "ghost:1:dead", timedelta(minutes=1))
     dispatcher: Dispatcher = orca.live.app.state.dispatcher
     result = await reconcile(dispatcher)
     assert result.lost == 1
@@ -66,16 +71,8 @@ async def test_executions_of_a_lost_worker_end_in_error_and_are_not_rerun(
 async def test_a_reconciler_just_back_from_an_outage_judges_no_lease(idle_orca: Engine) -> None:
     orca = idle_orca
     job, execution = await _one_job(orca)
-    past = datetime.now(UTC) - timedelta(seconds=20)
     # What a PostgreSQL outage leaves: a lease its (live) worker could not renew meanwhile.
-    await _set(
-        orca,
-        execution["id"],
-        status=ExecutionStatus.running,
-        worker_id="cut-off:1:alive",
-        started_at=past,
-        lease_expires_at=past,
-    )
+    await _lapsed(orca, execution["id"], "cut-off:1:alive", timedelta(seconds=20))
     dispatcher: Dispatcher = orca.live.app.state.dispatcher
     assert (await reconcile(dispatcher, judge_leases=False)).lost == 0
     (row,) = await orca.executions(job["id"])

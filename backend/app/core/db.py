@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
-from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from app.core.redis import REDIS_ERRORS
 
 if TYPE_CHECKING:
     from app.core.config import Settings
@@ -29,6 +30,9 @@ _AFTER_COMMIT = "orca_after_commit"
 
 # What a command-line tool catches to say "cannot reach or use the database" in one line.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (OSError, SQLAlchemyError, asyncpg.PostgresError)
+# Either store away: what background work (dispatch, the reconciler) logs and leaves to its
+# next round.
+UNAVAILABLE: tuple[type[BaseException], ...] = (*REDIS_ERRORS, *DATABASE_ERRORS)
 
 
 def create_engine(
@@ -107,7 +111,7 @@ async def commit(session: AsyncSession) -> None:
     for work in session.info.pop(_AFTER_COMMIT, []):
         try:
             await work()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             log.warning("work after a commit skipped: Redis unavailable (%s)", type(exc).__name__)
         except Exception:
             log.exception("work after a commit failed")

@@ -78,12 +78,6 @@ class Conflict(OrcaError):
     default_message = "The request conflicts with the current state."
 
 
-class PayloadTooLarge(OrcaError):
-    status_code = 413
-    code = "payload_too_large"
-    default_message = "The request body is too large."
-
-
 class RateLimited(OrcaError):
     status_code = 429
     code = "rate_limited"

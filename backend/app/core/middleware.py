@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import client_context, client_var
+from app.core.errors import error_body
 from app.core.logging import request_id_var
 
 log = logging.getLogger("orca.access")
@@ -205,9 +206,5 @@ async def _refuse(
     headers: dict[str, str] | None = None,
 ) -> None:
     """Answer with the error body every error has (core/errors.py), before any route runs."""
-    response = JSONResponse(
-        {"error": {"code": code, "message": message, "details": None}},
-        status_code=status,
-        headers=headers,
-    )
+    response = JSONResponse(error_body(code, message), status_code=status, headers=headers)
     await response(scope, receive, send)

@@ -6,9 +6,12 @@ from urllib.parse import unquote, urlparse
 
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 # The arq queue every worker takes work from.
 QUEUE_NAME = "orca:queue"
+# What Redis being unreachable raises: its own errors, and the socket's.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 
 
 def create_redis(url: str, *, timeout: float = 5.0) -> Redis:

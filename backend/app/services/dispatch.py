@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from arq.connections import ArqRedis
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.db import DATABASE_ERRORS
+from app.core.db import UNAVAILABLE
 from app.core.redis import QUEUE_NAME
 from app.models import Execution, WorkerHeartbeat
 from app.repositories import executions as executions_repo
@@ -39,8 +38,6 @@ from app.repositories import jobs as jobs_repo
 from app.services import events
 
 log = logging.getLogger("orca.dispatch")
-
-UNAVAILABLE: tuple[type[BaseException], ...] = (RedisError, *DATABASE_ERRORS)
 
 # pg_try_advisory_xact_lock key: "orca" and 1.
 DISPATCH_LOCK = 0x6F726361_00000001

@@ -116,18 +116,18 @@ async def _waiting_in_queue(dispatcher: Dispatcher) -> set[uuid.UUID]:
     short: dispatch fills free slots). A task a worker has taken stays in arq's queue until it
     ends, marked in progress; one taken by a worker that died stays so for a day."""
     redis = dispatcher.redis
-    tasks = [
-        member.decode() if isinstance(member, bytes) else str(member)
-        for member in await redis.zrange(QUEUE_NAME, 0, -1)
-    ]
-    tasks = [task for task in tasks if execution_of_task(task) is not None]
+    tasks: dict[str, uuid.UUID] = {}
+    for member in await redis.zrange(QUEUE_NAME, 0, -1):
+        task = member.decode() if isinstance(member, bytes) else str(member)
+        if (execution_id := execution_of_task(task)) is not None:
+            tasks[task] = execution_id
     if not tasks:
         return set()
     taken = await redis.mget([in_progress_key_prefix + task for task in tasks])
     return {
         execution_id
-        for task, mark in zip(tasks, taken, strict=True)
-        if mark is None and (execution_id := execution_of_task(task)) is not None
+        for execution_id, mark in zip(tasks.values(), taken, strict=True)
+        if mark is None
     }
 
 

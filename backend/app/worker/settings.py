@@ -16,13 +16,12 @@ from typing import Any
 
 from arq import cron
 from arq.worker import Worker
-from redis.exceptions import RedisError
 
 from app import __version__
 from app.connectors.registry import Connectors
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
-from app.core.redis import QUEUE_NAME, arq_redis_settings
+from app.core.redis import QUEUE_NAME, REDIS_ERRORS, arq_redis_settings
 from app.core.vault import Vault
 from app.repositories import workers as workers_repo
 from app.services import events
@@ -41,7 +40,6 @@ UPKEEP_SLOTS = 4
 TASK_TIMEOUT = 86400 + 600
 
 
-REDIS_ERRORS = (RedisError, OSError)
 REDIS_RETRY_SECONDS = 1.0
 
 

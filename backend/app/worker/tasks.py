@@ -9,8 +9,9 @@ import uuid
 from typing import Any
 
 from app.core.config import Settings
+from app.core.db import UNAVAILABLE
 from app.services import connectivity
-from app.services.dispatch import UNAVAILABLE, Dispatcher
+from app.services.dispatch import Dispatcher
 from app.services.reconcile import reconcile as reconcile_service
 from app.services.runner import Runner
 
