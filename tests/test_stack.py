@@ -324,3 +324,22 @@ def test_a_damaged_secrets_file_is_never_regenerated(
     assert f"error: {home / 'secrets.json'} is damaged" in output
     assert "Traceback" not in output
     assert (home / "secrets.json").read_text() == '{"jwt_secret": "trunc'
+
+
+def test_restarts_pause_longer_each_time_and_a_crash_loop_is_caught() -> None:
+    from app.stack import CRASH_LOOP_DEATHS, CRASH_LOOP_SECONDS, Restarts
+
+    restarts = Restarts()
+    pauses = []
+    now = 1000.0
+    for _ in range(CRASH_LOOP_DEATHS):
+        assert restarts.died(now)
+        assert not restarts.due(now)  # not at once
+        pauses.append(restarts.next_start - now)
+        now = restarts.next_start
+        assert restarts.due(now) and not restarts.due(now)  # once, when the pause is over
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert not restarts.died(now)  # one death more within the window: a crash loop
+    # Deaths spread out more than the window apart never make one.
+    spread = Restarts()
+    assert all(spread.died(1000.0 + i * CRASH_LOOP_SECONDS) for i in range(10))

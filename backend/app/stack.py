@@ -60,6 +60,7 @@ class Restarts:
 
     deaths: list[float] = field(default_factory=list)
     next_start: float = 0.0
+    waiting: bool = False  # dead, and waiting for its restart
 
     def died(self, now: float) -> bool:
         """Record a death; False when this one makes a crash loop."""
@@ -67,7 +68,15 @@ class Restarts:
         if len(self.deaths) > CRASH_LOOP_DEATHS:
             return False
         self.next_start = now + min(0.5 * 2 ** (len(self.deaths) - 1), RESTART_PAUSE_MAX)
+        self.waiting = True
         return True
+
+    def due(self, now: float) -> bool:
+        """Whether a dead process's pause is over (it is to be started now)."""
+        if self.waiting and now >= self.next_start:
+            self.waiting = False
+            return True
+        return False
 
 
 @dataclass
@@ -78,7 +87,6 @@ class Child:
     argv: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     restarts: Restarts = field(default_factory=Restarts)
-    waiting: bool = False  # dead, and waiting for its restart
 
     def stop(self, out: Callable[[str], None]) -> None:
         if self.proc.poll() is None:
@@ -235,7 +243,7 @@ class Stack:
         if child.proc.poll() is None:
             raise StackError(f"{name} is still running")
         child.proc = self._launch(child.name, child.argv, child.env)
-        child.waiting = False
+        child.restarts.waiting = False
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Wait until /readyz says ready; fail early if a child dies meanwhile."""
@@ -282,13 +290,12 @@ class Stack:
             time.sleep(0.2)
 
     def supervise(self, now: float) -> None:
-        """Start again what died; raise StackError on a crash loop."""
+        """Start again what died, after its pause; raise StackError on a crash loop."""
         for child in self.children:
-            if child.waiting:
-                if now >= child.restarts.next_start and self.stop_requested is None:
+            if child.restarts.waiting:
+                if self.stop_requested is None and child.restarts.due(now):
                     self.out(f"starting {child.name} again")
                     child.proc = self._launch(child.name, child.argv, child.env)
-                    child.waiting = False
                 continue
             code = child.proc.poll()
             if code is None:
@@ -299,19 +306,24 @@ class Stack:
                     f"{CRASH_LOOP_SECONDS:.0f}s (last exit code {code}); stopping"
                 )
             self.out(f"the {child.name} process exited with code {code}")
-            child.waiting = True
         for name, server in (("PostgreSQL", self.postgres), ("Redis", self.redis)):
-            if server is None or server.proc is None or server.proc.poll() is None:
+            if server is None or server.proc is None:
+                continue
+            restarts = self.server_restarts.setdefault(name, Restarts())
+            if restarts.waiting:
+                if self.stop_requested is None and restarts.due(now):
+                    self.out(f"starting {name} again")
+                    server.start()  # on the same port: clients reconnect to the URL they hold
                 continue
             code = server.proc.poll()
-            restarts = self.server_restarts.setdefault(name, Restarts())
+            if code is None:
+                continue
             if not restarts.died(now):
                 raise StackError(
                     f"{name} exited {len(restarts.deaths)} times in {CRASH_LOOP_SECONDS:.0f}s "
                     f"(last exit code {code}); see its log in {self.home.logs_dir}"
                 )
-            self.out(f"{name} exited with code {code}; starting it again")
-            server.start()  # on the same port: clients reconnect to the URL they hold
+            self.out(f"{name} exited with code {code}")
 
     def stop(self) -> None:
         api = [c for c in self.children if c.name == "api"]
