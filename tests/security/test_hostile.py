@@ -181,11 +181,18 @@ def _text_filters(orca: OrcaUp) -> list[tuple[str, str]]:
         for parameter in get.get("parameters", []):
             schema = parameter.get("schema", {})
             options = schema.get("anyOf", [schema])
+            # Free text, alone or repeated (a list of strings, such as `label=key=value`).
+            options += [o["items"] for o in options if o.get("type") == "array"]
             texts = [o for o in options if o.get("type") == "string" and "format" not in o]
             if parameter["in"] == "query" and texts and not any("enum" in o for o in options):
-                if parameter["name"] not in {"cursor", "sort"}:
+                if parameter["name"] not in {"cursor", "sort", "anchor"}:
                     found.append((path, parameter["name"]))
     return found
+
+
+def _filter_value(name: str, value: str) -> str:
+    """How the value goes into the filter: labels are asked for as `key=value`."""
+    return f"probe={value}" if name == "label" else value
 
 
 def _text(value: Any) -> str:
@@ -201,12 +208,12 @@ def _text(value: Any) -> str:
 
 def test_injection_shaped_filters_match_only_themselves_and_break_nothing(orca: OrcaUp) -> None:
     filters = _text_filters(orca)
-    assert len(filters) >= 8, filters
+    assert len(filters) >= 17 and ("/api/v1/systems", "label") in filters, filters
     for path, name in filters:
         for value in INJECTIONS:
             response = httpx.get(
                 f"{orca.url}{path}",
-                params={name: value},
+                params={name: _filter_value(name, value)},
                 headers={"Authorization": f"Bearer {orca.token}"},
                 timeout=30,
             )
@@ -240,6 +247,10 @@ def test_injection_shaped_values_are_stored_and_found_verbatim(orca: OrcaUp) -> 
         assert system["name"] == name and system["description"] == value
         found = orca.get("/systems", q=name)["items"]
         assert [s["id"] for s in found] == [system["id"]], (value, found)
+        label = system["labels"]["probe"]
+        by_label = orca.get("/systems", label=f"probe={label}")["items"]
+        assert system["id"] in [s["id"] for s in by_label], (value, by_label)
+        assert all(s["labels"].get("probe") == label for s in by_label)
         group = orca.post("/groups", {"name": f"g{index} {value}"})
         assert orca.get(f"/groups/{group['id']}")["name"] == f"g{index} {value}"
         job = orca.post(
