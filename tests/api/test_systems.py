@@ -272,6 +272,34 @@ async def test_import_csv(client: httpx.AsyncClient, admin: Account, make_group:
     assert bad_header.json()["error"]["details"][0]["field"] == "header"
 
 
+async def test_import_csv_reads_whole_numbers_and_names_cells_that_are_not(
+    client: httpx.AsyncClient, admin: Account, tmp_path: Path
+) -> None:
+    """Every CSV cell is text: port and max_concurrency must still import (JSON bodies take
+    strict integers), and a cell that is no whole number is a row error naming the column."""
+    bad = await client.post(
+        f"{SYSTEMS}/import",
+        content=b"name,host,port,connector\nn-1,10.9.0.1,22,ssh\nn-2,10.9.0.2,2x,ssh\n"
+        b"n-3,10.9.0.3,99999,ssh\nn-4,10.9.0.4,\xd9\xa2\xd9\xa2,ssh\n",
+        headers={**admin.headers, "Content-Type": "text/csv"},
+    )
+    assert bad.status_code == 400, bad.text
+    faults = [(d["row"], d["field"]) for d in bad.json()["error"]["details"]]
+    assert faults == [(2, "port"), (3, "port"), (4, "port")]
+    key = make_ssh_key(tmp_path, "ed25519")
+    good = await client.post(
+        f"{SYSTEMS}/import",
+        content=(
+            "name,host,port,connector,max_concurrency,host_key\n"
+            f"n-1,10.9.0.1,2222,ssh,3,{key.public}\n"
+        ).encode(),
+        headers={**admin.headers, "Content-Type": "text/csv"},
+    )
+    assert good.status_code == 201, good.text
+    system = (await client.get(f"{SYSTEMS}/{good.json()['ids'][0]}", headers=admin.headers)).json()
+    assert (system["port"], system["max_concurrency"]) == (2222, 3)
+
+
 async def test_resending_the_same_connector_keeps_port_and_key(
     client: httpx.AsyncClient, admin: Account, tmp_path: Path
 ) -> None:

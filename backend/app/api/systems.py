@@ -171,9 +171,14 @@ _CSV_COLUMNS = {
 }
 
 
+# CSV cells are text; these columns are whole numbers in JSON, where integers are strict.
+# A cell that is not a whole number stays text, so the row's error names the column.
+_CSV_INTEGERS = {"port", "max_concurrency"}
+
+
 def _csv_rows(text: str) -> list[dict[str, Any]]:
-    """CSV with a header row. `groups` is `a;b`, `labels` is `k=v;k2=v2`; empty cells are
-    left out."""
+    """CSV with a header row. `groups` is `a;b`, `labels` is `k=v;k2=v2`; `port` and
+    `max_concurrency` are whole numbers; empty cells are left out."""
     reader = csv.DictReader(io.StringIO(text))
     unknown = set(reader.fieldnames or []) - _CSV_COLUMNS
     if not reader.fieldnames or unknown:
@@ -199,6 +204,8 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
                 row[key] = [part.strip() for part in value.split(";") if part.strip()]
             elif key == "labels":
                 row[key] = _labels([part for part in value.split(";") if part.strip()], "labels")
+            elif key in _CSV_INTEGERS and value.isascii() and value.isdigit():
+                row[key] = int(value)
             else:
                 row[key] = value
         rows.append(row)
