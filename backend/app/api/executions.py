@@ -92,17 +92,18 @@ async def download_output(
     which = _stream(stream)
 
     async def body() -> AsyncIterator[bytes]:
+        # A short transaction per batch: a client slow to read holds nothing open meanwhile.
         after = 0
-        async with sessionmaker() as reader:
-            while True:
+        while True:
+            async with sessionmaker() as reader:
                 chunks = await output_repo.chunks(
                     reader, execution.id, after_seq=after, stream=which, limit=200
                 )
-                if not chunks:
-                    return
-                for chunk in chunks:
-                    yield bytes(chunk.data)
-                after = chunks[-1].seq
+            if not chunks:
+                return
+            for chunk in chunks:
+                yield bytes(chunk.data)
+            after = chunks[-1].seq
 
     name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{execution.system_name}-{execution.id}-{stream}.log")
     return StreamingResponse(

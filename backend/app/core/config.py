@@ -212,6 +212,14 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(
         5.0, gt=0, le=120, description="Give up connecting to PostgreSQL after this long."
     )
+    db_idle_in_transaction_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="PostgreSQL ends a session left idle inside a transaction this long, "
+        "releasing its locks: a process cut off from the database in the middle of a "
+        "transaction does not hold rows others wait for any longer than this.",
+    )
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="Each `/readyz` check fails after this long."
     )

@@ -42,6 +42,7 @@ def create_engine(
     max_overflow: int = 10,
     connect_timeout: float = 5.0,
     application_name: str = "orca",
+    idle_in_transaction_seconds: float = 60.0,
 ) -> AsyncEngine:
     return create_async_engine(
         url,
@@ -54,7 +55,14 @@ def create_engine(
         connect_args={
             "timeout": connect_timeout,
             "command_timeout": 60,
-            "server_settings": {"application_name": application_name, "timezone": "UTC"},
+            "server_settings": {
+                "application_name": application_name,
+                "timezone": "UTC",
+                # No transaction of ours waits on anything but the database between statements
+                # (network work happens outside them), so one idle this long belongs to a
+                # process cut off mid-transaction: the server ends it and frees its rows.
+                "idle_in_transaction_session_timeout": str(int(idle_in_transaction_seconds * 1000)),
+            },
         },
     )
 
@@ -69,6 +77,7 @@ def engine_from_settings(settings: Settings, application_name: str) -> AsyncEngi
         max_overflow=settings.db_max_overflow,
         connect_timeout=settings.db_connect_timeout_seconds,
         application_name=application_name,
+        idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
     )
 
 
@@ -102,6 +111,14 @@ def after_commit(session: AsyncSession, work: Callable[[], Awaitable[object]]) -
     task): never for a transaction rolled back, so nobody hears of a change that did not
     happen, and never before the commit, so a worker never looks for a row not there yet."""
     session.info.setdefault(_AFTER_COMMIT, []).append(work)
+
+
+async def end_reads(session: AsyncSession) -> None:
+    """End the transaction that reads so far opened (nothing may have been written in it),
+    before waiting on the network: no transaction stays open, holding a pooled connection,
+    while a host is slow to answer (and none reaches idle_in_transaction_session_timeout)."""
+    assert not (session.new or session.dirty or session.deleted), "end_reads after a write"
+    await session.commit()
 
 
 async def commit(session: AsyncSession) -> None:

@@ -31,7 +31,7 @@ from app.connectors.base import ConnectorError, ExecRequest, ExecResult, Target,
 from app.connectors.registry import Connectors, UnknownConnector
 from app.core.batch import GroupCommit
 from app.core.config import Settings
-from app.core.db import after_commit, retrying
+from app.core.db import after_commit, is_transient, retrying
 from app.core.vault import Vault, VaultError
 from app.models import Execution, Job, System
 from app.models.enums import DEFAULT_SHELL, AuditOutcome, ExecutionStatus, Shell
@@ -188,7 +188,12 @@ class Runner:
         """The whole life of one claimed execution; what happened, in a word."""
         cancel = self.running.setdefault(execution_id, asyncio.Event())
         try:
-            claimed = await self.claims.submit((execution_id, attempt))
+            try:
+                claimed = await self.claims.submit((execution_id, attempt))
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                return "not claimed"  # said once for the batch, in _claim_batch
             if claimed is None:
                 return "not claimed"
             if claimed.problem is not None:
@@ -202,11 +207,26 @@ class Runner:
         return ended.outcome.status.value
 
     async def _claim_batch(self, claims: Sequence[tuple[uuid.UUID, int]]) -> list[_Claimed | None]:
-        return await retrying(
-            self.sessionmaker,
-            lambda session: self._claim(session, claims),
-            what="claiming executions",
-        )
+        # Not for long: a worker that cannot claim is likely cut off from the database, and the
+        # tasks it holds keep the executions from the workers that can. Given up, they stay
+        # queued, and the reconciler queues them again (a claim that did land unbeknown to us
+        # lapses with its lease and is recorded as lost: never run twice).
+        try:
+            return await retrying(
+                self.sessionmaker,
+                lambda session: self._claim(session, claims),
+                what="claiming executions",
+                give_up_after=self.settings.worker_heartbeat_ttl_seconds,
+            )
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning(
+                    "gave up claiming %d executions (database unavailable: %s); they stay "
+                    "queued for the reconciler to hand on",
+                    len(claims),
+                    type(exc).__name__,
+                )
+            raise
 
     async def _claim(
         self, session: AsyncSession, claims: Sequence[tuple[uuid.UUID, int]]

@@ -53,8 +53,12 @@ class OrcaWorker(Worker):
       lost meanwhile, the reconciler puts right."""
 
     _redis_down = False
+    _database_stale = False
 
     async def _poll_iteration(self) -> None:
+        if not self._database_fresh():
+            await asyncio.sleep(self.poll_delay_s)
+            return
         try:
             await super()._poll_iteration()
         except REDIS_ERRORS as exc:
@@ -69,6 +73,28 @@ class OrcaWorker(Worker):
         if self._redis_down:
             log.info("Redis reachable again")
             self._redis_down = False
+
+    def _database_fresh(self) -> bool:
+        """Whether the last heartbeat recorded is recent enough to take new work. A worker cut
+        off from PostgreSQL (Redis still in reach) would otherwise go on taking tasks it cannot
+        claim, and hold them from the workers that can."""
+        settings: Settings | None = self.ctx.get("settings")
+        ok_at: float | None = self.ctx.get("database_ok_at")
+        if settings is None:
+            return True  # before startup
+        stale_after = max(
+            settings.worker_heartbeat_ttl_seconds / 2, settings.worker_heartbeat_seconds * 2
+        )
+        fresh = ok_at is not None and time.monotonic() - ok_at <= stale_after
+        if not fresh and not self._database_stale and ok_at is not None:
+            log.warning(
+                "no heartbeat recorded for %.0fs (PostgreSQL unreachable?); taking no new work",
+                time.monotonic() - ok_at,
+            )
+        elif fresh and self._database_stale:
+            log.info("heartbeat recorded again; taking work")
+        self._database_stale = not fresh
+        return fresh
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         # arq takes a slot before the Redis calls that start a task, and does not give it back
@@ -112,6 +138,7 @@ async def _heartbeat_loop(ctx: dict[str, Any], settings: Settings) -> None:
     while True:
         try:
             await _beat(ctx, settings)
+            ctx["database_ok_at"] = time.monotonic()
             if failing:
                 log.info("heartbeat recorded again")
             if failing or first:
