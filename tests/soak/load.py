@@ -58,11 +58,16 @@ class Tally:
             self.errors.append(what)
 
 
+# Idle connections are dropped well before the API's 5 s keep-alive ends them: a request sent
+# on a connection the server is closing fails (a POST cannot be sent again).
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 async def _client(
     base: str, token: str, tally: Tally, stop: float, jobs: list[str], rng: random.Random
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=LIMITS) as http:
         while time.monotonic() < stop:
             job_id = rng.choice(jobs) if jobs else None
             choices: list[tuple[str, str, dict[str, Any]]] = [
@@ -131,12 +136,17 @@ async def _jobs(
         f'for i in $(seq 1 {LINES_PER_JOB}); do echo "line $i of $(hostname)"; sleep 0.25; done'
     )
     async with httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=LIMITS
     ) as http:
         while time.monotonic() < stop:
-            response = await http.post(
-                "/jobs", json={"command": command, "targets": {"groups": ["soak"]}}
-            )
+            try:
+                response = await http.post(
+                    "/jobs", json={"command": command, "targets": {"groups": ["soak"]}}
+                )
+            except httpx.HTTPError as exc:
+                tally.error(f"submit: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(1)
+                continue
             if response.status_code != 201:
                 tally.error(f"submit: {response.status_code} {response.text[:200]}")
                 await asyncio.sleep(1)
@@ -148,10 +158,14 @@ async def _jobs(
                 *(_viewer(ws_url, token, job_id, tally) for _ in range(viewers)),
                 return_exceptions=True,
             )
-            job = (await http.get(f"/jobs/{job_id}")).json()
+            try:
+                job = _ok(await http.get(f"/jobs/{job_id}"))
+                stored = await _stored(http, job_id)
+            except (httpx.HTTPError, ValueError) as exc:
+                tally.error(f"reading job {job_id} back: {type(exc).__name__}: {exc}")
+                continue
             if job["status"] != "succeeded":
                 tally.error(f"job {job_id} ended {job['status']}: {job['counts']}")
-            stored = await _stored(http, job_id)
             for result in results:
                 tally.viewings += 1
                 if isinstance(result, BaseException):
@@ -160,16 +174,28 @@ async def _jobs(
                     tally.error(f"viewer of {job_id}: its output differs from the stored output")
 
 
+def _ok(response: httpx.Response) -> Any:
+    """The body of a 200; anything else is an error of the soak's (HTTPStatusError)."""
+    if response.status_code != 200:
+        raise httpx.HTTPStatusError(
+            f"{response.request.method} {response.request.url.path}: {response.status_code} "
+            f"{response.text[:200]}",
+            request=response.request,
+            response=response,
+        )
+    return response.json()
+
+
 async def _stored(http: httpx.AsyncClient, job_id: str) -> dict[str, dict[int, str]]:
     stored: dict[str, dict[int, str]] = {}
-    executions = (await http.get(f"/jobs/{job_id}/executions", params={"limit": 500})).json()
+    executions = _ok(await http.get(f"/jobs/{job_id}/executions", params={"limit": 500}))
     for execution in executions["items"]:
         chunks: dict[int, str] = {}
         after = 0
         while True:
-            page = (
+            page = _ok(
                 await http.get(f"/executions/{execution['id']}/output", params={"after_seq": after})
-            ).json()
+            )
             for chunk in page["chunks"]:
                 chunks[chunk["seq"]] = chunk["data"]
             if not page["chunks"]:
