@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from app import __version__
+from app.core import memory
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.logging import configure_logging
 
@@ -117,7 +117,7 @@ def api() -> None:
     settings = _settings("api")
     _require(settings, "database_url", "redis_url", "jwt_secret", "encryption_keys")
     app = create_app(settings)
-    _settle_garbage_collector()
+    memory.settle()
     uvicorn.run(
         app,
         host=settings.api_host,
@@ -140,17 +140,6 @@ def api() -> None:
     )
 
 
-def _settle_garbage_collector() -> None:
-    """Python's full collections walk every object: with the application loaded, each took tens
-    of milliseconds in the middle of a request (the API's p99 at one connection was 50-85 ms
-    for lists whose p90 was 10 ms; bench/api_latency). What exists now lives for the whole
-    process: freeze it out of the collector's walks, and collect the young generation less
-    often (requests allocate in bursts)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
-
-
 @cli.command()
 def worker() -> None:
     """Run a worker that executes jobs from the queue (needs the same settings as the API)."""
@@ -159,7 +148,7 @@ def worker() -> None:
     settings = _settings("worker")
     _require(settings, "database_url", "redis_url", "jwt_secret", "encryption_keys")
     built = build_worker(settings)
-    _settle_garbage_collector()
+    memory.settle()
     built.run()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,7 @@ from app.api import (
 )
 from app.auth.dependencies import API_PREFIX
 from app.connectors.registry import Connectors
+from app.core import memory
 from app.core.config import Settings
 from app.core.console import mount_console
 from app.core.db import create_sessionmaker, engine_from_settings
@@ -51,9 +53,11 @@ def create_app(settings: Settings) -> FastAPI:
         # Enqueues on the same connections (arq's client is a Redis client with enqueue_job).
         app.state.arq = ArqRedis(pool_or_conn=app.state.redis.connection_pool)
         app.state.dispatcher = Dispatcher(app.state.sessionmaker, app.state.arq, settings)
+        collector = asyncio.create_task(memory.collect_periodically())
         try:
             yield
         finally:
+            collector.cancel()
             await app.state.connectors.close()
             await app.state.redis.aclose()
             await engine.dispose()

@@ -19,6 +19,7 @@ from arq.worker import Worker
 
 from app import __version__
 from app.connectors.registry import Connectors
+from app.core import memory
 from app.core.config import Settings
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.redis import QUEUE_NAME, REDIS_ERRORS, arq_redis_settings
@@ -221,6 +222,7 @@ def build_worker(
         ctx["beat_now"] = asyncio.Event()
         _background(ctx, "cancel", _cancel_listener(ctx))
         _background(ctx, "heartbeat", _heartbeat_loop(ctx, settings))
+        _background(ctx, "memory", memory.collect_periodically())
         log.info("worker %s started", worker_id)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
