@@ -58,9 +58,9 @@ def create_engine(
             "server_settings": {
                 "application_name": application_name,
                 "timezone": "UTC",
-                # No transaction of ours waits on anything but the database between statements
-                # (network work happens outside them), so one idle this long belongs to a
-                # process cut off mid-transaction: the server ends it and frees its rows.
+                # A transaction idle this long belongs to a process cut off mid-transaction
+                # (none of ours waits that long between statements): the server ends it and
+                # frees its rows.
                 "idle_in_transaction_session_timeout": str(int(idle_in_transaction_seconds * 1000)),
             },
         },
@@ -111,14 +111,6 @@ def after_commit(session: AsyncSession, work: Callable[[], Awaitable[object]]) -
     task): never for a transaction rolled back, so nobody hears of a change that did not
     happen, and never before the commit, so a worker never looks for a row not there yet."""
     session.info.setdefault(_AFTER_COMMIT, []).append(work)
-
-
-async def end_reads(session: AsyncSession) -> None:
-    """End the transaction that reads so far opened (nothing may have been written in it),
-    before waiting on the network: no transaction stays open, holding a pooled connection,
-    while a host is slow to answer (and none reaches idle_in_transaction_session_timeout)."""
-    assert not (session.new or session.dirty or session.deleted), "end_reads after a write"
-    await session.commit()
 
 
 async def commit(session: AsyncSession) -> None:

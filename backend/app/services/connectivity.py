@@ -31,7 +31,6 @@ from app.connectors.base import (
     Unreachable,
 )
 from app.connectors.registry import Connectors, UnknownConnector
-from app.core.db import end_reads
 from app.core.errors import BadRequest, Conflict, Forbidden
 from app.core.vault import Vault, VaultError
 from app.models import Credential, System
@@ -127,11 +126,9 @@ async def test_system(
     system = await systems_service.get(session, principal, system_id)
     await access.require_systems(session, principal, [system.id], GrantLevel.execute, "test it")
     connector = _connector(connectors, system)
-    target = await target_for(session, vault, system)
-    await end_reads(session)
     now = datetime.now(UTC)
     try:
-        result = await connector.check(target)
+        result = await connector.check(await target_for(session, vault, system))
     except ConnectorError as error:
         outcome = TestOutcome(False, None, category(error), error.message, now)
         status = health_of(error)
@@ -176,10 +173,8 @@ async def scan_host_key(
     scan = getattr(connector, "scan_host_key", None)
     if scan is None:
         raise BadRequest(f"the {system.connector} connector has no host keys to scan")
-    target = await target_for(session, vault, system)
-    await end_reads(session)
     try:
-        key, fingerprint = await scan(target)
+        key, fingerprint = await scan(await target_for(session, vault, system))
     except ConnectorError as error:
         raise BadRequest(
             f"could not scan the host key ({category(error)}): {error.message}",
