@@ -89,3 +89,33 @@ class AuditOutcome(StrEnum):
     success = "success"
     failure = "failure"
     denied = "denied"
+
+
+class TemplateLevel(StrEnum):
+    """A team's access to a job template: launch it, or also edit it."""
+
+    launch = "launch"
+    edit = "edit"
+
+
+class ParameterType(StrEnum):
+    string = "string"
+    integer = "integer"
+    boolean = "boolean"
+    choice = "choice"
+    # Delivered only as an environment variable, stored encrypted, never shown or audited.
+    secret = "secret"  # noqa: S105 (a type name)
+
+
+class MissedRunPolicy(StrEnum):
+    """What a schedule does with due times that passed while no worker could dispatch them."""
+
+    skip = "skip"  # record them as missed, run nothing
+    run_once = "run_once"  # record them as missed, but run once now for the latest
+
+
+class ScheduleRunStatus(StrEnum):
+    launched = "launched"
+    missed = "missed"  # late beyond the grace period
+    skipped = "skipped"  # the previous run was still going
+    failed = "failed"  # could not launch (its owner lost access, a target is gone, ...)

@@ -48,6 +48,17 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
         Index("ix_jobs_created_by_id_created_at", "created_by_id", text("created_at DESC")),
         Index("ix_jobs_status_created_at", "status", text("created_at DESC")),
         Index("ix_jobs_event_seq", "event_seq"),
+        Index("ix_jobs_template_id_created_at", "template_id", text("created_at DESC")),
+        Index("ix_jobs_schedule_id_created_at", "schedule_id", text("created_at DESC")),
+        # Retention: finished jobs, oldest first; those whose output is still kept apart.
+        Index(
+            "ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")
+        ),
+        Index(
+            "ix_jobs_output_kept",
+            "finished_at",
+            postgresql_where=text("finished_at IS NOT NULL AND output_purged_at IS NULL"),
+        ),
         Index(
             "ix_jobs_search_text",
             job_search_text(column("name"), column("command"), column("script")).label(
@@ -103,6 +114,18 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
         ForeignKey("jobs.id", ondelete="SET NULL")
     )
     target_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Launched from a template (which version), and by a schedule, with these parameter values
+    # (secret ones left out: they went into the sealed environment).
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("job_templates.id", ondelete="SET NULL")
+    )
+    template_version: Mapped[int | None]
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL")
+    )
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When retention removed the output of every execution of this job.
+    output_purged_at: Mapped[datetime | None]
     cancel_requested_at: Mapped[datetime | None]
     # When the failure threshold stopped the job starting further systems.
     threshold_reached_at: Mapped[datetime | None]
@@ -176,6 +199,8 @@ class Execution(UUIDPrimaryKey, CreatedAt, Base):
         BigInteger, default=0, server_default=text("0")
     )
     output_truncated: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # When retention removed this execution's output (its size above says what there was).
+    output_purged_at: Mapped[datetime | None]
 
 
 class OutputChunk(Base):

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, str_enum
+from app.models.enums import Shell, TemplateLevel
+
+
+class JobTemplate(UUIDPrimaryKey, Timestamps, Base):
+    """A saved job: what to run, where, and how, with typed parameters filled in at launch."""
+
+    __tablename__ = "job_templates"
+    __table_args__ = (
+        CheckConstraint("(command IS NULL) <> (script IS NULL)", name="command_or_script"),
+        CheckConstraint("priority BETWEEN 1 AND 10", name="priority_range"),
+        Index("uq_job_templates_name_lower", func.lower(text("name")), unique=True),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(2000))
+    command: Mapped[str | None] = mapped_column(Text)
+    script: Mapped[str | None] = mapped_column(Text)
+    shell: Mapped[Shell | None] = mapped_column(str_enum(Shell, "shell"))
+    targets: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The parameter definitions (schemas/templates.py Parameter), in the order a form shows them.
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    environment_keys: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    environment_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    working_directory: Mapped[str | None] = mapped_column(String(1024))
+    timeout_seconds: Mapped[int]
+    priority: Mapped[int] = mapped_column(SmallInteger, default=5, server_default=text("5"))
+    concurrency: Mapped[int | None]
+    failure_threshold_count: Mapped[int | None]
+    failure_threshold_percent: Mapped[int | None] = mapped_column(SmallInteger)
+    max_attempts: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
+    retry_backoff_seconds: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_by_username: Mapped[str | None] = mapped_column(String(64))
+    # Bumped by every edit; a job records the version it was launched from.
+    version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+
+
+class TemplateGrant(CreatedAt, Base):
+    """A team's access to one template: `launch`, or `edit` (which includes launch)."""
+
+    __tablename__ = "template_grants"
+    __table_args__ = (Index("ix_template_grants_team_id", "team_id"),)
+
+    template_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("job_templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[TemplateLevel] = mapped_column(str_enum(TemplateLevel, "template_level"))
