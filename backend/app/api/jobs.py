@@ -98,6 +98,11 @@ def job_out(job: Job, counts: dict[str, int]) -> JobOut:
         created_by_id=job.created_by_id,
         created_by_username=job.created_by_username,
         source_job_id=job.source_job_id,
+        template_id=job.template_id,
+        template_version=job.template_version,
+        schedule_id=job.schedule_id,
+        parameters=job.parameters,
+        output_purged_at=job.output_purged_at,
         counts=StateCounts(**counts),
         created_at=job.created_at,
         started_at=job.started_at,
@@ -140,6 +145,7 @@ def execution_out(
             bytes=execution.output_bytes,
             dropped_bytes=execution.output_dropped_bytes,
             truncated=execution.output_truncated,
+            purged_at=execution.output_purged_at,
         ),
         cancel_requested_at=execution.cancel_requested_at,
         not_before=execution.not_before,
@@ -226,6 +232,12 @@ async def list_jobs(
         datetime | None, NOT_A_NUMBER, Query(description="Created at or after.")
     ] = None,
     until: Annotated[datetime | None, NOT_A_NUMBER, Query(description="Created before.")] = None,
+    template_id: Annotated[
+        uuid.UUID | None, Query(description="Jobs launched from this template.")
+    ] = None,
+    schedule_id: Annotated[
+        uuid.UUID | None, Query(description="Jobs launched by this schedule.")
+    ] = None,
 ) -> Page[JobOut]:
     """The jobs the caller may see: their own, and those touching a system they can view (all
     of them for admins and auditors). `q` looks in the name and the command or script."""
@@ -241,6 +253,8 @@ async def list_jobs(
         since=since,
         until=until,
         q=q,
+        template_id=template_id,
+        schedule_id=schedule_id,
     )
     counts = await jobs_service.counts(session, page.items)
     return Page[JobOut](

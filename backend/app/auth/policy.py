@@ -46,6 +46,18 @@ class Permission(StrEnum):
     jobs_run = "jobs:run"
     # The worker processes, their heartbeats and load.
     workers_read = "workers:read"
+    # Job templates are listed as far as the caller may see them (their own, and those granted
+    # to one of their teams). Editing one needs `edit` on it (author, admin, or a team granted
+    # edit) and `execute` on every system it targets; launching one needs `launch` on it and,
+    # like any job, `execute` on every target: a template never widens where one may run.
+    templates_read = "templates:read"
+    templates_edit = "templates:edit"
+    templates_launch = "templates:launch"
+    # Schedules launch a template as their owner, who needs `launch` on it at every due time.
+    schedules_read = "schedules:read"
+    schedules_manage = "schedules:manage"
+    # Retention of output and finished jobs: its policy and a dry-run report.
+    retention_read = "retention:read"
 
     audit_read = "audit:read"
     audit_export = "audit:export"
@@ -58,6 +70,8 @@ _EVERYONE = frozenset(
         Permission.groups_read,
         Permission.systems_read,
         Permission.jobs_read,
+        Permission.templates_read,
+        Permission.schedules_read,
     }
 )
 _READ_EVERYTHING = frozenset(
@@ -73,9 +87,19 @@ _AUDIT = frozenset({Permission.audit_read, Permission.audit_export, Permission.a
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
     Role.operator: _EVERYONE
-    | {Permission.systems_edit, Permission.jobs_run, Permission.workers_read},
+    | {
+        Permission.systems_edit,
+        Permission.jobs_run,
+        Permission.workers_read,
+        Permission.templates_edit,
+        Permission.templates_launch,
+        Permission.schedules_manage,
+    },
     Role.viewer: _EVERYONE,
-    Role.auditor: _EVERYONE | _READ_EVERYTHING | _AUDIT | {Permission.workers_read},
+    Role.auditor: _EVERYONE
+    | _READ_EVERYTHING
+    | _AUDIT
+    | {Permission.workers_read, Permission.retention_read},
 }
 
 # Roles that see every system and group without a grant (admin to manage, auditor to read).

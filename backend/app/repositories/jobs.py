@@ -28,8 +28,14 @@ def search(
     since: datetime | None = None,
     until: datetime | None = None,
     q: str | None = None,
+    template_id: uuid.UUID | None = None,
+    schedule_id: uuid.UUID | None = None,
 ) -> Select[Any]:
     stmt = select(Job).where(visible)
+    if template_id is not None:
+        stmt = stmt.where(Job.template_id == template_id)
+    if schedule_id is not None:
+        stmt = stmt.where(Job.schedule_id == schedule_id)
     if status:
         stmt = stmt.where(Job.status.in_(status))
     if created_by_id is not None:

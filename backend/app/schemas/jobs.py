@@ -155,12 +155,11 @@ class Retries(BaseModel):
     backoff_seconds: int = Field(5, ge=0, le=3600, strict=True)
 
 
-class JobCreate(BaseModel):
+class JobSpec(BaseModel):
+    """What runs, where and how: the part a job and a job template share."""
+
     model_config = {"extra": "forbid"}
 
-    name: JobName | None = Field(
-        None, description="Defaults to the command (or the script's first line)."
-    )
     command: Command | None = Field(None, description="One command line. Or give `script`.")
     script: Command | None = Field(None, description="A multi-line script, run by `shell`.")
     shell: Shell | None = Field(
@@ -189,10 +188,16 @@ class JobCreate(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _one_of(self) -> JobCreate:
+    def _one_of(self) -> JobSpec:
         if (self.command is None) == (self.script is None):
             raise ValueError("give exactly one of command and script")
         return self
+
+
+class JobCreate(JobSpec):
+    name: JobName | None = Field(
+        None, description="Defaults to the command (or the script's first line)."
+    )
 
 
 class JobDuplicate(BaseModel):
@@ -267,6 +272,15 @@ class JobOut(BaseModel):
     created_by_id: uuid.UUID | None
     created_by_username: str | None
     source_job_id: uuid.UUID | None
+    template_id: uuid.UUID | None = Field(description="The template it was launched from.")
+    template_version: int | None
+    schedule_id: uuid.UUID | None = Field(description="The schedule that launched it.")
+    parameters: dict[str, object] | None = Field(
+        description="The template parameters it was launched with (secret ones left out)."
+    )
+    output_purged_at: datetime | None = Field(
+        description="When retention removed the output of its executions."
+    )
     counts: StateCounts
     created_at: datetime
     started_at: datetime | None
@@ -301,6 +315,9 @@ class OutputInfo(BaseModel):
     bytes: int = Field(description="Bytes kept.")
     dropped_bytes: int = Field(description="Bytes dropped between head and tail (past the cap).")
     truncated: bool
+    purged_at: datetime | None = Field(
+        description="When retention removed the output (the sizes above say what there was)."
+    )
 
 
 class ExecutionOut(BaseModel):

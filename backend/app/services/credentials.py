@@ -20,7 +20,7 @@ from app.auth.principal import Principal
 from app.connectors.ssh_keys import KeyProblem, fingerprint, load_private_key
 from app.core.errors import BadRequest, Conflict
 from app.core.vault import Vault
-from app.models import Credential, Job
+from app.models import Credential, Job, JobTemplate, Schedule
 from app.models.enums import CredentialKind
 from app.repositories import common as common_repo
 from app.repositories import credentials as credentials_repo
@@ -202,7 +202,12 @@ class Rotation:
     remaining: int = 0
 
 
-SEALED_COLUMNS = (Credential.secret, Job.environment_sealed)
+SEALED_COLUMNS = (
+    Credential.secret,
+    Job.environment_sealed,
+    JobTemplate.environment_sealed,
+    Schedule.secrets_sealed,
+)
 
 
 async def rotate_keys(
@@ -216,7 +221,8 @@ async def rotate_keys(
     new key): the old key may be dropped only when none remain.
     """
     rotated = current = remaining = 0
-    # Credential secrets, and job environments (their values may be secrets too).
+    # Credential secrets, and environments and parameters of jobs, templates and schedules
+    # (their values may be secrets too).
     for column in SEALED_COLUMNS:
         async for batch in credentials_repo.secret_batches(session, batch_size, column):
             for row_id, token in batch:

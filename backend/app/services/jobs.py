@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -347,7 +347,10 @@ async def submit(
     principal: Principal,
     body: JobCreate,
     idempotency_key: str | None = None,
+    origin: Mapping[str, Any] | None = None,
 ) -> Submitted:
+    """Create the job and its executions (one per target system, in order). `origin` holds the
+    template (and version, schedule, parameters) a launch made it from."""
     settings = dispatcher.settings
     digest = None
     if idempotency_key is not None:
@@ -396,6 +399,12 @@ async def submit(
         retry_backoff_seconds=body.retries.backoff_seconds if body.retries else 0,
         idempotency_key=idempotency_key,
         request_hash=digest,
+        **(origin or {}),
+    )
+    launched = (
+        {"template_id": str(job.template_id), "schedule_id": _text(job.schedule_id)}
+        if job.template_id
+        else {}
     )
     await audit.record(
         session,
@@ -403,9 +412,13 @@ async def submit(
         actor=principal,
         target_type="job",
         target_id=job.id,
-        details=_audit_details(job),
+        details=_audit_details(job, **launched),
     )
     return Submitted(job, created=True)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _audit_details(job: Job, **extra: Any) -> dict[str, Any]:
@@ -717,6 +730,10 @@ def _spec(job: Job) -> dict[str, Any]:
         "environment_sealed": job.environment_sealed,
         "max_attempts": job.max_attempts,
         "retry_backoff_seconds": job.retry_backoff_seconds,
+        # Still the template's command with these values; a person, not the schedule, ran it.
+        "template_id": job.template_id,
+        "template_version": job.template_version,
+        "parameters": job.parameters,
     }
 
 
