@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from app import __version__
+from app.client import register as register_client
 from app.core import memory
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.logging import configure_logging
@@ -201,23 +202,11 @@ def create_admin(
         typer.echo(f"password: {password}  (shown only this once)")
 
 
-audit_cli = typer.Typer(help="The audit trail.", no_args_is_help=True)
-cli.add_typer(audit_cli, name="audit")
+def verify_audit_database(anchor: list[str] | None, *, json_output: bool = False) -> None:
+    """`orca audit verify --database`: walk the audit log's hash chain straight from the
+    database, recomputing every hash; exit 1 naming the first broken row."""
+    from dataclasses import asdict
 
-
-@audit_cli.command("verify")
-def audit_verify(
-    anchor: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--anchor",
-            help="SEQ:HASH of a head printed by an earlier verify (repeatable): catches a "
-            "rewrite that recomputed the later hashes, and rows cut from the end.",
-        ),
-    ] = None,
-) -> None:
-    """Walk the audit log's hash chain straight from the database, recomputing every hash;
-    exit 1 naming the first broken row."""
     from app.core.db import run_once
     from app.services import audit
 
@@ -231,6 +220,11 @@ def audit_verify(
         result = asyncio.run(
             run_once(url, lambda session: audit.verify_chain(session, anchors=anchors))
         )
+    if json_output:
+        import json
+
+        typer.echo(json.dumps(asdict(result), indent=2))
+        raise typer.Exit(0 if result.ok else 1)
     if result.ok:
         typer.echo(
             f"audit chain intact: {result.rows_checked} rows; head (keep it, pass it back "
@@ -354,6 +348,10 @@ def _database_url(settings: Settings) -> str:
         "ORCA_DATABASE_URL is not set, and no `orca up` is running on "
         f"{home.path} to borrow the embedded database from"
     )
+
+
+# The client commands (login, run, systems, jobs, audit, ...): app/client/.
+register_client(cli)
 
 
 def main() -> None:

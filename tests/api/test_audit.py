@@ -258,14 +258,14 @@ async def test_orca_audit_verify_on_the_command_line(
     fresh_database_url: str,
 ) -> None:
     env = {**orca_env, "ORCA_DATABASE_URL": fresh_database_url}
-    ok = await _orca(["audit", "verify"], env)
+    ok = await _orca(["audit", "verify", "--database"], env)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("audit chain intact: 2500 rows; head (keep it, pass it back")
     head = ok.stdout.strip().rsplit(" ", 1)[1]
     assert head.startswith("2500:") and len(head) == 5 + 64
-    anchored = await _orca(["audit", "verify", "--anchor", head], env)
+    anchored = await _orca(["audit", "verify", "--database", "--anchor", head], env)
     assert anchored.returncode == 0, anchored.stderr
-    malformed = await _orca(["audit", "verify", "--anchor", "2500"], env)
+    malformed = await _orca(["audit", "verify", "--database", "--anchor", "2500"], env)
     assert malformed.returncode == 2 and "--anchor" in malformed.stderr
 
     engine = create_async_engine(fresh_database_url)
@@ -273,7 +273,7 @@ async def test_orca_audit_verify_on_the_command_line(
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
         await conn.execute(text("DELETE FROM audit_log WHERE seq = 1200"))
     await engine.dispose()
-    broken = await _orca(["audit", "verify"], env)
+    broken = await _orca(["audit", "verify", "--database"], env)
     assert broken.returncode == 1
     assert broken.stderr.strip() == (
         "audit chain BROKEN at seq 1201: rows 1200..1200 are missing (1199 rows verified before it)"

@@ -1,0 +1,28 @@
+"""The `orca` command's client half: it talks to an Orca server over its API, as a user.
+
+`orca login` keeps a session per server (config.py); every other client command sends its
+requests through one `Api` (http.py), which refreshes the session when its access token
+expires. `orca run` and `orca jobs logs --follow` stream over the WebSocket (stream.py, run.py).
+Exit codes are listed in errors.py. Nothing here touches the database: the server decides.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(cli: typer.Typer) -> None:
+    """Add the client commands to the `orca` command."""
+    from app.client import audit, auth, jobs, run, systems
+
+    cli.command("login")(auth.login)
+    cli.command("logout")(auth.logout)
+    cli.command("whoami")(auth.whoami)
+    cli.command(
+        "run",
+        context_settings={"allow_interspersed_args": False},
+        no_args_is_help=True,
+    )(run.run_command)
+    cli.add_typer(systems.app, name="systems")
+    cli.add_typer(jobs.app, name="jobs")
+    cli.add_typer(audit.app, name="audit")
