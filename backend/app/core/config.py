@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     health_check_concurrency: int = Field(
         16, ge=1, le=256, description="Systems one health sweep checks at once."
     )
+    schedule_tick_seconds: int = Field(
+        10,
+        ge=1,
+        le=60,
+        description="How often workers look for schedules that are due (a divisor of 60): a "
+        "due time is launched at most this long after it.",
+    )
     worker_poll_delay_seconds: float = Field(
         0.05,
         gt=0,
@@ -223,6 +230,13 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="Each `/readyz` check fails after this long."
     )
+
+    @field_validator("schedule_tick_seconds")
+    @classmethod
+    def _divides_a_minute(cls, value: int) -> int:
+        if 60 % value:
+            raise ValueError("must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)")
+        return value
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

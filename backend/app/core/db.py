@@ -126,8 +126,17 @@ async def commit(session: AsyncSession) -> None:
             log.exception("work after a commit failed")
 
 
-def discard_after_commit(session: AsyncSession) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+def discard_after_commit(session: AsyncSession, keep: int = 0) -> None:
+    """Forget the work queued by `after_commit()` (all of it, or all but the first `keep`: what
+    was queued before a savepoint that has now been rolled back)."""
+    queued = session.info.get(_AFTER_COMMIT)
+    if queued is not None:
+        del queued[keep:]
+
+
+def after_commit_count(session: AsyncSession) -> int:
+    """How much work is queued now (a mark for discard_after_commit(keep=...))."""
+    return len(session.info.get(_AFTER_COMMIT, []))
 
 
 _TRANSIENT: tuple[type[BaseException], ...] = (

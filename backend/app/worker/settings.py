@@ -28,7 +28,14 @@ from app.repositories import workers as workers_repo
 from app.services import events
 from app.services.dispatch import Dispatcher
 from app.services.runner import Runner
-from app.worker.tasks import check_systems, dispatch, ping, reconcile, run_execution
+from app.worker.tasks import (
+    check_systems,
+    dispatch,
+    dispatch_schedules,
+    ping,
+    reconcile,
+    run_execution,
+)
 
 log = logging.getLogger("orca.worker")
 
@@ -240,7 +247,16 @@ def build_worker(
         log.info("worker %s stopped", worker_id)
 
     crons = [
-        cron(reconcile, second={0, 15, 30, 45}, unique=True, timeout=600, run_at_startup=False)
+        cron(reconcile, second={0, 15, 30, 45}, unique=True, timeout=600, run_at_startup=False),
+        # Every worker ticks; the database lets each due time launch once (services/schedules.py).
+        # At startup too, so due times missed while no worker ran are dealt with at once.
+        cron(
+            dispatch_schedules,
+            second=set(range(0, 60, settings.schedule_tick_seconds)),
+            unique=True,
+            timeout=300,
+            run_at_startup=True,
+        ),
     ]
     if settings.health_check_seconds:
         # Every minute; each sweep takes the systems whose last check is older than the interval.

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.core.config import Settings
 from app.core.db import UNAVAILABLE
-from app.services import connectivity
+from app.services import connectivity, schedules
 from app.services.dispatch import Dispatcher
 from app.services.reconcile import reconcile as reconcile_service
 from app.services.runner import Runner
@@ -74,3 +74,27 @@ async def check_systems(ctx: dict[str, Any]) -> dict[str, int]:
     if sweep.checked:
         log.info("health sweep: %d checked, %d changed", sweep.checked, sweep.changed)
     return {"checked": sweep.checked, "changed": sweep.changed}
+
+
+async def dispatch_schedules(ctx: dict[str, Any]) -> dict[str, int]:
+    """The scheduler's tick (an arq cron on every worker; the database makes each due time
+    launch once, whichever worker gets there)."""
+    try:
+        tick = await schedules.dispatch_due(ctx["sessionmaker"], ctx["dispatcher"], ctx["vault"])
+    except UNAVAILABLE as exc:  # the next tick tries again; nothing was half done
+        log.warning("scheduler tick skipped: %s", type(exc).__name__)
+        return {}
+    if tick.launched or tick.missed or tick.failed or tick.skipped:
+        log.info(
+            "scheduler: %d launched, %d missed, %d skipped, %d failed",
+            tick.launched,
+            tick.missed,
+            tick.skipped,
+            tick.failed,
+        )
+    return {
+        "launched": tick.launched,
+        "missed": tick.missed,
+        "skipped": tick.skipped,
+        "failed": tick.failed,
+    }
