@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -98,3 +99,24 @@ def test_create_admin_refuses_a_weak_password(orca_env: dict[str, str]) -> None:
     result = _orca(["create-admin", "carol", "--password-stdin"], orca_env, "short\n")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: the password must be at least 12 characters long"
+
+
+def test_audit_verify_asks_the_server_unless_told_to_read_the_database(
+    orca_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**orca_env, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    client = _orca(["audit", "verify"], env)
+    assert client.returncode == 3
+    assert client.stderr == "error: not logged in: run `orca login --server URL`\n"
+    direct = _orca(["audit", "verify", "--database", "--json"], env)
+    assert direct.returncode == 0, direct.stderr
+    report = json.loads(direct.stdout)
+    assert report["ok"] is True and report["broken_at_seq"] is None
+    assert report["head_seq"] == report["rows_checked"]
+
+
+def test_help_lists_the_server_and_client_commands() -> None:
+    result = _orca(["--help"], {"COLUMNS": "120", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    for command in ("up", "api", "worker", "login", "logout", "run", "systems", "jobs", "audit"):
+        assert re.search(rf"^│ {command} ", result.stdout, re.M), command

@@ -48,8 +48,8 @@ def run(main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
 def fail(exc: ClientError) -> None:
     print(f"error: {exc.message}", file=sys.stderr)
     for line in exc.details:
-        if exc.details == [line] and line.partition(": ")[2] in exc.message:
-            break  # the message already says it
+        if exc.details == [line] and line.partition(": ")[0] in exc.message:
+            break  # the message already names the one field at fault
         print(f"  {line}", file=sys.stderr)
     raise typer.Exit(exc.exit_code)
 

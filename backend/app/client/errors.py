@@ -83,7 +83,7 @@ def describe_details(details: Any) -> list[str]:
     for item in details:
         if not isinstance(item, dict):
             continue
-        message = str(item.get("message", "")).strip()
+        message = str(item.get("message", "")).strip().removeprefix("Value error, ")
         where = []
         if item.get("row") is not None:
             where.append(f"row {item['row']}")
