@@ -285,6 +285,63 @@ def rotate_keys() -> None:
         )
 
 
+@cli.command("retention")
+def retention_command(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would be removed.")
+    ] = False,
+) -> None:
+    """Apply the retention policy now (ORCA_RETENTION_OUTPUT_DAYS, ORCA_RETENTION_JOBS_DAYS), as
+    the workers' hourly run does; with --dry-run, report what it would remove and change
+    nothing. The audit log is never removed."""
+    from app.core.db import create_engine, create_sessionmaker
+    from app.services import retention
+
+    settings = _settings("cli")
+    url = _database_url(settings)
+    policy = retention.Policy.from_settings(settings)
+    if not policy.active and not dry_run:
+        _fail(
+            "no retention configured: set ORCA_RETENTION_OUTPUT_DAYS and/or "
+            "ORCA_RETENTION_JOBS_DAYS (days; 0 keeps for ever)",
+            code=1,
+        )
+
+    async def run() -> retention.Report:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            maker = create_sessionmaker(engine)
+            if dry_run:
+                async with maker() as session:
+                    return await retention.dry_run(session, policy)
+            return await retention.enforce(maker, policy)
+        finally:
+            await engine.dispose()
+
+    with _database_errors():
+        report = asyncio.run(run())
+    verb = "would remove" if dry_run else "removed"
+    output = (
+        f"output of jobs finished before {report.output_before:%Y-%m-%d %H:%M %Z}"
+        if report.output_before
+        else "output: kept (ORCA_RETENTION_OUTPUT_DAYS=0)"
+    )
+    jobs = (
+        f"jobs finished before {report.jobs_before:%Y-%m-%d %H:%M %Z}"
+        if report.jobs_before
+        else "jobs: kept (ORCA_RETENTION_JOBS_DAYS=0)"
+    )
+    typer.echo(f"policy: {output}; {jobs}; the audit log is always kept")
+    typer.echo(
+        f"{verb}: the output of {report.executions_output_removed} execution(s) "
+        f"({report.output_bytes_removed} bytes); {report.jobs_removed} job(s) with "
+        f"{report.executions_removed} execution(s); {report.schedule_runs_removed} schedule "
+        "run record(s)"
+    )
+    if not report.complete:
+        typer.echo("stopped at its time limit: run it again to go on", err=True)
+
+
 @cli.command("generate-key")
 def generate_key() -> None:
     """Print a new Fernet key for ORCA_ENCRYPTION_KEYS."""

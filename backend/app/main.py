@@ -19,6 +19,7 @@ from app.api import (
     groups,
     health,
     jobs,
+    retention,
     schedules,
     stats,
     systems,
@@ -82,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.vault = Vault.from_settings(settings) if settings.encryption_keys else None
     install_error_handlers(app)
     # Outermost last: request id, then the size limits, then the method guard.
-    app.add_middleware(MethodGuard, openapi=app.openapi)
+    app.add_middleware(MethodGuard, routes=lambda: app.routes)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         workers,
         audit,
         stats,
+        retention,
         ws,
     ):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -94,6 +94,23 @@ class Settings(BaseSettings):
         description="How often workers look for schedules that are due (a divisor of 60): a "
         "due time is launched at most this long after it.",
     )
+    retention_output_days: int = Field(
+        0,
+        ge=0,
+        le=36500,
+        description="Remove the output of jobs finished more than this many days ago (the "
+        "executions and their sizes stay). 0 keeps it as long as the job.",
+    )
+    retention_jobs_days: int = Field(
+        0,
+        ge=0,
+        le=36500,
+        description="Delete jobs finished more than this many days ago, with their executions "
+        "and output. 0 keeps them for ever. The audit log is never touched.",
+    )
+    retention_batch_size: int = Field(
+        500, ge=1, le=100000, description="Executions retention handles per transaction."
+    )
     worker_poll_delay_seconds: float = Field(
         0.05,
         gt=0,

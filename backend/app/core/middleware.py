@@ -7,12 +7,13 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
+from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import client_context, client_var
@@ -86,36 +87,42 @@ class MethodGuard:
     """Answer 405 for a documented path asked with a method it does not have, with an `Allow`
     header that names all it has (HTTP requires that). The router cannot: FastAPI makes one
     route per method, and Starlette's 405 names the methods of the first route whose path
-    matched. Paths come from the OpenAPI document, their id parameters matched as the types
-    they are, so `PATCH /systems/import` is a 405 (only POST exists there), not an attempt to
-    read `import` as a system id. Paths it does not know pass through untouched."""
+    matched. Paths are those of the documented routes, their id parameters matched as the
+    types they are, so `PATCH /systems/import` is a 405 (only POST exists there), not an
+    attempt to read `import` as a system id. Paths it does not know pass through untouched.
 
-    def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
+    Read from the routes themselves, not the OpenAPI document: building that takes most of a
+    second, for every app (every API test made one)."""
+
+    def __init__(self, app: ASGIApp, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         self.app = app
-        self._openapi = openapi
+        self._routes = routes
         self._paths: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
 
     def _compile(self) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+        methods: dict[str, set[str]] = {}
+        uuids: dict[str, set[str]] = {}
+        for route in self._routes():
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            methods.setdefault(route.path_format, set()).update(
+                method for method in route.methods or () if method.lower() in _METHODS
+            )
+            uuids.setdefault(route.path_format, set()).update(
+                param.name
+                for param in route.dependant.path_params
+                if param.field_info.annotation is uuid.UUID
+            )
         compiled = []
-        for template, operations in self._openapi().get("paths", {}).items():
-            methods = {method.upper() for method in operations if method in _METHODS}
-            formats: dict[str, str | None] = {}
-            for method, operation in operations.items():
-                if method not in _METHODS:
-                    continue
-                for parameter in operation.get("parameters", []):
-                    if parameter.get("in") == "path":
-                        formats[parameter["name"]] = parameter.get("schema", {}).get("format")
-
+        for template, allowed in methods.items():
             parts = []
             for part in template.split("/"):
                 name = part[1:-1] if part.startswith("{") and part.endswith("}") else None
                 if name is None:
                     parts.append(re.escape(part))
                 else:
-                    parts.append(_UUID if formats.get(name) == "uuid" else "[^/]+")
-            pattern = "/".join(parts)
-            compiled.append((re.compile(pattern), frozenset(methods)))
+                    parts.append(_UUID if name in uuids[template] else "[^/]+")
+            compiled.append((re.compile("/".join(parts)), frozenset(allowed)))
         return compiled
 
     def allowed(self, path: str) -> frozenset[str] | None:

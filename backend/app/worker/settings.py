@@ -32,6 +32,7 @@ from app.worker.tasks import (
     check_systems,
     dispatch,
     dispatch_schedules,
+    enforce_retention,
     ping,
     reconcile,
     run_execution,
@@ -258,6 +259,8 @@ def build_worker(
             run_at_startup=True,
         ),
     ]
+    if settings.retention_output_days or settings.retention_jobs_days:
+        crons.append(cron(enforce_retention, minute=17, second=0, unique=True, timeout=3600))
     if settings.health_check_seconds:
         # Every minute; each sweep takes the systems whose last check is older than the interval.
         crons.append(cron(check_systems, second=0, run_at_startup=False, unique=True, timeout=600))

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.core.config import Settings
 from app.core.db import UNAVAILABLE
-from app.services import connectivity, schedules
+from app.services import connectivity, retention, schedules
 from app.services.dispatch import Dispatcher
 from app.services.reconcile import reconcile as reconcile_service
 from app.services.runner import Runner
@@ -97,4 +97,19 @@ async def dispatch_schedules(ctx: dict[str, Any]) -> dict[str, int]:
         "missed": tick.missed,
         "skipped": tick.skipped,
         "failed": tick.failed,
+    }
+
+
+async def enforce_retention(ctx: dict[str, Any]) -> dict[str, int]:
+    """The hourly retention run (an arq cron: one worker runs each)."""
+    policy = retention.Policy.from_settings(ctx["settings"])
+    try:
+        report = await retention.enforce(ctx["sessionmaker"], policy)
+    except UNAVAILABLE as exc:  # every batch committed stays; the next run goes on
+        log.warning("retention run stopped: %s", type(exc).__name__)
+        return {}
+    return {
+        "executions_output_removed": report.executions_output_removed,
+        "jobs_removed": report.jobs_removed,
+        "executions_removed": report.executions_removed,
     }
