@@ -141,7 +141,7 @@ def whoami(server: ServerOption = None, json_output: JsonOption = False) -> None
                     ("role", me["role"]),
                     ("name", me.get("full_name")),
                     ("teams", ", ".join(team["name"] for team in me["teams"]) or "-"),
-                    ("session until", when(api.login.refresh_expires_at)),
+                    ("idle expiry", when(api.login.refresh_expires_at)),
                 ]
             )
         return 0

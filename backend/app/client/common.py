@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import uuid
@@ -42,6 +43,10 @@ def run(main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`orca jobs logs ID | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None
     raise typer.Exit(code or 0)
 
 

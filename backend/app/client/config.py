@@ -134,7 +134,7 @@ class Store:
             return Config()
         except OSError as exc:
             raise UsageError(f"cannot read {self.path}: {exc.strerror}") from None
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             # Someone loosened it: tighten it back rather than go on leaking tokens.
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
@@ -173,6 +173,8 @@ class Store:
 
     def _ensure_directory(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.name != "posix":
+            return
         info = self.directory.stat()
         if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO) and info.st_uid == os.getuid():
             os.chmod(self.directory, 0o700)

@@ -427,14 +427,14 @@ def run_command(
 ) -> None:
     """Run a command or script on many systems and stream their output live.
 
+    Each output line is prefixed with its system's name (stdout `|`, stderr `!`).
+    Exit 0 when every system succeeded, 1 when any failed, timed out, errored or
+    was cancelled. Ctrl-C cancels the job; a second Ctrl-C stops waiting.
+
     \b
     orca run -t group:web -t label:os=linux -- uptime
     orca run -t db-1 -t db-2 --script migrate.sh --timeout 30m --concurrency 1
     orca run -t label:env=prod --dry-run -- systemctl restart nginx
-
-    Every output line is prefixed with its system's name (stdout `|`, stderr `!`). Exit 0
-    when every system succeeded; 1 when any failed, timed out, errored or was cancelled.
-    Ctrl-C cancels the job; a second Ctrl-C stops waiting.
     """
     output = Output(json_output)
 

@@ -172,6 +172,8 @@ class Follower:
             try:
                 await self._connection()
                 trouble_since, delay = None, 0.5
+            except BrokenPipeError:
+                raise  # our own stdout, not the connection
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, Unreachable) as exc:
                 if self.done():
                     break

@@ -248,9 +248,10 @@ def import_systems(
     """Add many systems at once (admins). All or nothing: a problem in any row imports none,
     and every row's problems are listed.
 
-    CSV columns: name, host, port, kind, connector, credential (a name), groups (`a;b`),
-    labels (`k=v;k2=v2`), description, host_key, max_concurrency. JSON: a list of systems as
-    `orca systems add` makes them, with `credential` and `groups` by name."""
+    CSV columns: name, host, port, kind, connector, credential (a name),
+    groups (`a;b`), labels (`k=v;k2=v2`), description, host_key, max_concurrency.
+    JSON: a list of systems as POST /api/v1/systems takes them, with `credential`
+    and `groups` by name."""
     output = Output(json_output)
 
     async def main() -> int:
