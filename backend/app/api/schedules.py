@@ -183,12 +183,15 @@ async def list_runs(
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
+    sort: Annotated[
+        Literal["-due_at", "due_at"], Query(description="Newest due time first, or oldest.")
+    ] = "-due_at",
     run_status: Annotated[
         list[ScheduleRunStatus] | None, Query(alias="status", description="Repeat for several.")
     ] = None,
 ) -> Page[ScheduleRunOut]:
     """Each due time, newest first: launched (with its job), missed, skipped or failed (why)."""
     page = await schedules_service.runs(
-        session, principal, schedule_id, limit=limit, cursor=cursor, status=run_status
+        session, principal, schedule_id, limit=limit, cursor=cursor, sort=sort, status=run_status
     )
     return page_of(ScheduleRunOut, page)

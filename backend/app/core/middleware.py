@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -92,7 +92,7 @@ class MethodGuard:
     attempt to read `import` as a system id. Paths it does not know pass through untouched.
 
     Read from the routes themselves, not the OpenAPI document: building that takes most of a
-    second, for every app (every API test made one)."""
+    second more, for every app (every API test made one)."""
 
     def __init__(self, app: ASGIApp, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         self.app = app
@@ -102,13 +102,15 @@ class MethodGuard:
     def _compile(self) -> list[tuple[re.Pattern[str], frozenset[str]]]:
         methods: dict[str, set[str]] = {}
         uuids: dict[str, set[str]] = {}
-        for route in self._routes():
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
+        # Included routers are flattened by FastAPI (and their routes built) on first use.
+        for context in iter_route_contexts(self._routes()):
+            route, template = context.route, context.path_format
+            if not isinstance(route, APIRoute) or not route.include_in_schema or not template:
                 continue
-            methods.setdefault(route.path_format, set()).update(
-                method for method in route.methods or () if method.lower() in _METHODS
+            methods.setdefault(template, set()).update(
+                method for method in context.methods or () if method.lower() in _METHODS
             )
-            uuids.setdefault(route.path_format, set()).update(
+            uuids.setdefault(template, set()).update(
                 param.name
                 for param in route.dependant.path_params
                 if param.field_info.annotation is uuid.UUID

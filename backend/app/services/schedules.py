@@ -49,7 +49,9 @@ from app.services.executions import FINAL_JOB_STATES
 log = logging.getLogger("orca.schedules")
 
 SCHEDULE_SORTS: dict[str, Order] = name_sorts(Schedule)
-RUN_SORTS = {"-due_at": Order.of("-due_at", ScheduleRun.due_at, ScheduleRun.id)}
+RUN_SORTS = {
+    name: Order.of(name, ScheduleRun.due_at, ScheduleRun.id) for name in ("-due_at", "due_at")
+}
 MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 # Due times looked at per schedule per tick; a schedule behind by more jumps to the present.
 MAX_CATCH_UP = 1000
@@ -222,11 +224,12 @@ async def runs(
     *,
     limit: int,
     cursor: str | None,
+    sort: str = "-due_at",
     status: list[ScheduleRunStatus] | None = None,
 ) -> Page[ScheduleRun]:
     schedule = await get(session, principal, schedule_id)
     stmt = schedules_repo.runs(schedule.id, status=status)
-    return await keyset_page(session, stmt, RUN_SORTS["-due_at"], limit=limit, cursor=cursor)
+    return await keyset_page(session, stmt, RUN_SORTS[sort], limit=limit, cursor=cursor)
 
 
 # Saving ----------------------------------------------------------------------------------------
