@@ -54,6 +54,15 @@ def test_compose_file_structure() -> None:
             "service_completed_successfully"
         )
     assert "ports" not in services["worker"]  # workers scale out: no fixed host port
+    assert "container_name" not in services["worker"]
+    # Every long-running service says when it is healthy; the one-shot migration does not.
+    for name in ("postgres", "redis", "api", "worker"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["api"]["healthcheck"]["test"] == ["CMD", "orca", "healthcheck", "api"]
+    assert services["worker"]["healthcheck"]["test"] == ["CMD", "orca", "healthcheck", "worker"]
+    assert services["migrate"]["healthcheck"] == {"disable": True}
+    assert services["migrate"]["restart"] == "no"
+    assert set(spec["volumes"]) == {"postgres-data", "redis-data"}
     frontend = services["frontend"]
     assert frontend["build"] == "./frontend"
     assert frontend["depends_on"]["api"]["condition"] == "service_healthy"

@@ -342,6 +342,50 @@ def retention_command(
         typer.echo("stopped at its time limit: run it again to go on", err=True)
 
 
+@cli.command()
+def healthcheck(
+    role: Annotated[
+        str, typer.Argument(help="api: this host's API answers; worker: a worker here beats.")
+    ] = "api",
+) -> None:
+    """Exit 0 when healthy, 1 otherwise: for container health checks. `api` asks this host's
+    API for /healthz; `worker` looks for a heartbeat of a worker on this host (its hostname)
+    within ORCA_WORKER_HEARTBEAT_TTL_SECONDS."""
+    import socket
+
+    settings = _settings("cli")
+    if role == "api":
+        import urllib.request
+
+        url = f"http://127.0.0.1:{settings.api_port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                healthy = response.status == 200
+        except OSError as exc:
+            _fail(f"the API at {url} does not answer ({type(exc).__name__})", code=1)
+        if not healthy:
+            _fail(f"the API at {url} is not healthy", code=1)
+        typer.echo("api: healthy")
+        return
+    if role != "worker":
+        _fail(f"unknown role {role!r}: api or worker")
+    from app.core.db import run_once
+    from app.repositories import workers as workers_repo
+
+    database = _database_url(settings)
+    with _database_errors():
+        live = asyncio.run(
+            run_once(
+                database,
+                lambda session: workers_repo.live(session, settings.worker_heartbeat_ttl_seconds),
+            )
+        )
+    here = [beat for beat in live if beat.hostname == socket.gethostname()]
+    if not here:
+        _fail(f"no worker on {socket.gethostname()} has beaten lately", code=1)
+    typer.echo(f"worker: {len(here)} beating on {socket.gethostname()}")
+
+
 @cli.command("generate-key")
 def generate_key() -> None:
     """Print a new Fernet key for ORCA_ENCRYPTION_KEYS."""

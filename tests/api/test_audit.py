@@ -292,6 +292,9 @@ async def test_parallel_requests_to_a_real_api_form_one_chain(
     processes.start(["api"], env, "api")
     base = f"http://127.0.0.1:{api_port}"
     wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, 60, "the API")
+    # The container health check reads the same port from the same settings.
+    check = await _orca(["healthcheck", "api"], env)
+    assert check.returncode == 0 and check.stdout.strip() == "api: healthy", check.stderr
 
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         token = (await login(client, "chief", PASSWORD)).json()["access_token"]

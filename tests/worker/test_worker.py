@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 
 from arq import create_pool
 from arq.jobs import JobStatus
@@ -12,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from app.core.embedded import free_port
 from app.core.redis import arq_redis_settings
 from app.models import WorkerHeartbeat
 from app.worker.settings import QUEUE_NAME
-from tests.fixtures.processes import Processes
+from tests.fixtures.processes import ORCA, Processes
 from tests.fixtures.proxy import FaultyProxy
 
 
@@ -62,9 +64,27 @@ async def test_worker_beats_runs_jobs_and_leaves_cleanly(
     finally:
         await pool.aclose()
 
+    # The container health check sees it beating, on this host.
+    check = await asyncio.to_thread(
+        subprocess.run, [*ORCA, "healthcheck", "worker"], env=orca_env, capture_output=True
+    )
+    assert check.returncode == 0, check.stderr
+    assert b"worker: 1 beating on" in check.stdout
+
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(proc.wait, 30) == 0
     assert await _heartbeats(url) == []
+    check = await asyncio.to_thread(
+        subprocess.run, [*ORCA, "healthcheck", "worker"], env=orca_env, capture_output=True
+    )
+    assert check.returncode == 1 and b"has beaten lately" in check.stderr
+    down = await asyncio.to_thread(
+        subprocess.run,
+        [*ORCA, "healthcheck", "api"],
+        env={**orca_env, "ORCA_API_PORT": str(free_port())},
+        capture_output=True,
+    )
+    assert down.returncode == 1 and b"does not answer" in down.stderr
 
 
 async def _newer(url: str, than: object) -> bool:
