@@ -236,3 +236,21 @@ def test_detach_dry_run_and_refusals(orca: Orca, local_systems: list[str]) -> No
     no_command = orca("run", "-t", local_systems[0])
     assert no_command.exit_code == 2
     assert "give a command after --" in no_command.stderr
+
+
+def test_a_run_that_cannot_start_says_why(orca: Orca) -> None:
+    name = unique("solo")
+    added = orca(
+        "systems", "add", name, "--host", "localhost", "--connector", "local",
+        "--max-concurrency", "1",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    busy = orca("run", "-t", name, "--detach", "--", "sleep 4")
+    assert busy.exit_code == 0, busy.stderr
+    result = orca("run", "-t", name, "--", "echo at last")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{name} | at last\n"
+    assert (
+        "nothing has started yet: waiting for the system: it already runs 1 execution(s), "
+        "its limit\n" in result.stderr
+    )

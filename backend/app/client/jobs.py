@@ -228,6 +228,7 @@ def job_logs(
                     cancel_on_interrupt=False,
                     only=chosen[0].id if system else None,
                     streams=streams,
+                    json_executions_only=True,
                 )
             display = Display(output, job_id, chosen, prefix=show_prefix, streams=streams)
             for execution in sorted(chosen, key=lambda e: e.position):

@@ -227,6 +227,9 @@ class Display:
             err.print(f"  … and {len(bad) - 50} more: orca jobs show {job['id']}")
 
 
+WAIT_NOTICE_SECONDS = 3.0
+
+
 def _order(execution: Execution) -> tuple[int, int]:
     return (0 if execution.status in FAILED - {"cancelled"} else 1, execution.position)
 
@@ -257,8 +260,10 @@ async def follow(
     cancel_on_interrupt: bool = True,
     only: str | None = None,
     streams: frozenset[str] = frozenset({"stdout", "stderr"}),
+    json_executions_only: bool = False,
 ) -> int:
     """Stream a job until it has ended, then summarize it; the exit code (0: all succeeded).
+    With --json, one document: the job and its executions (or only the executions).
 
     Ctrl-C cancels the job (with `cancel_on_interrupt`), and waits for it to stop; a second
     Ctrl-C (the first, without `cancel_on_interrupt`) stops following at once."""
@@ -273,6 +278,21 @@ async def follow(
     interrupts = 0
     detached = False
     pending: set[asyncio.Task[None]] = set()
+
+    async def explain_wait() -> None:
+        """Nothing started after a while: say why (no worker, limits), once."""
+        await asyncio.sleep(WAIT_NOTICE_SECONDS)
+        if any(e.status not in {"pending", "queued"} for e in shown):
+            return
+        try:
+            page = await api.page(
+                f"/jobs/{job_id}/executions", {"status": ["pending", "queued"], "limit": 1}, None
+            )
+        except ClientError:
+            return
+        waiting = page.items[0].get("waiting") if page.items else None
+        if waiting:
+            display.notice(f"nothing has started yet: {waiting['message']}")
 
     async def cancel() -> None:
         try:
@@ -301,12 +321,14 @@ async def follow(
         loop.add_signal_handler(signal.SIGINT, interrupted)
         handled = True
     display.start()
+    explaining = asyncio.ensure_future(explain_wait())
     try:
         await following
     except asyncio.CancelledError:
         if not detached:
             raise
     finally:
+        explaining.cancel()
         display.stop()
         if handled:
             loop.remove_signal_handler(signal.SIGINT)
@@ -315,7 +337,8 @@ async def follow(
         raise Interrupted(f"stopped following job {job_id}; it {state} on the server")
     final = dict(await api.get(f"/jobs/{job_id}"))
     if output.json:
-        output.print_json(display.results(final))
+        results = display.results(final)
+        output.print_json(results["executions"] if json_executions_only else results)
     else:
         display.summary(final)
     return EXIT_OK if all(e.status == "succeeded" for e in shown) else EXIT_FAILED

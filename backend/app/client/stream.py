@@ -174,7 +174,16 @@ class Follower:
                 trouble_since, delay = None, 0.5
             except BrokenPipeError:
                 raise  # our own stdout, not the connection
-            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, Unreachable) as exc:
+            except (
+                ConnectionClosed,
+                InvalidHandshake,
+                OSError,
+                TimeoutError,
+                Unreachable,
+                ApiError,
+            ) as exc:
+                if isinstance(exc, ApiError) and exc.status < 500:
+                    raise  # a refusal, not an outage (5xx: the server's Redis or database)
                 if self.done():
                     break
                 if isinstance(exc, ConnectionClosed) and exc.rcvd is not None:
