@@ -38,6 +38,8 @@ try {
     endpointOverrides: [
       // A POST that changes nothing: the job form asks it as the targets are edited.
       { pattern: "previewTargets", type: "query" },
+      // Likewise: the schedule form shows a cron expression's next due times as it is typed.
+      { pattern: "previewCron", type: "query" },
     ],
   });
   const header =

@@ -8,9 +8,12 @@ export const addTagTypes = [
   "jobs",
   "grants",
   "groups",
+  "retention",
+  "schedules",
   "stats",
   "systems",
   "teams",
+  "templates",
   "users",
   "workers",
   "live",
@@ -303,6 +306,8 @@ const injectedRtkApi = api
             system_id: queryArg.systemId,
             since: queryArg.since,
             until: queryArg.until,
+            template_id: queryArg.templateId,
+            schedule_id: queryArg.scheduleId,
           },
         }),
         providesTags: ["jobs"],
@@ -367,6 +372,73 @@ const injectedRtkApi = api
           body: queryArg.body,
         }),
         invalidatesTags: ["jobs"],
+      }),
+      retentionReport: build.query<RetentionReportApiResponse, RetentionReportApiArg>({
+        query: () => ({ url: `/api/v1/retention` }),
+        providesTags: ["retention"],
+      }),
+      listSchedules: build.query<ListSchedulesApiResponse, ListSchedulesApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/schedules`,
+          params: {
+            limit: queryArg.limit,
+            cursor: queryArg.cursor,
+            sort: queryArg.sort,
+            q: queryArg.q,
+            template_id: queryArg.templateId,
+            enabled: queryArg.enabled,
+          },
+        }),
+        providesTags: ["schedules"],
+      }),
+      createSchedule: build.mutation<CreateScheduleApiResponse, CreateScheduleApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/schedules`,
+          method: "POST",
+          body: queryArg.scheduleCreate,
+        }),
+        invalidatesTags: ["schedules"],
+      }),
+      previewCron: build.query<PreviewCronApiResponse, PreviewCronApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/schedules/preview`,
+          method: "POST",
+          body: queryArg.cronPreview,
+        }),
+        providesTags: ["schedules"],
+      }),
+      deleteSchedule: build.mutation<DeleteScheduleApiResponse, DeleteScheduleApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/schedules/${encodeURIComponent(String(queryArg.scheduleId))}`,
+          method: "DELETE",
+        }),
+        invalidatesTags: ["schedules"],
+      }),
+      getSchedule: build.query<GetScheduleApiResponse, GetScheduleApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/schedules/${encodeURIComponent(String(queryArg.scheduleId))}`,
+        }),
+        providesTags: ["schedules"],
+      }),
+      updateSchedule: build.mutation<UpdateScheduleApiResponse, UpdateScheduleApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/schedules/${encodeURIComponent(String(queryArg.scheduleId))}`,
+          method: "PATCH",
+          body: queryArg.scheduleUpdate,
+        }),
+        invalidatesTags: ["schedules"],
+      }),
+      listRuns: build.query<ListRunsApiResponse, ListRunsApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/schedules/${encodeURIComponent(String(queryArg.scheduleId))}/runs`,
+          params: {
+            limit: queryArg.limit,
+            cursor: queryArg.cursor,
+            sort: queryArg.sort,
+            status: queryArg.status,
+          },
+        }),
+        providesTags: ["schedules"],
       }),
       getOverview: build.query<GetOverviewApiResponse, GetOverviewApiArg>({
         query: (queryArg) => ({
@@ -528,6 +600,58 @@ const injectedRtkApi = api
           method: "DELETE",
         }),
         invalidatesTags: ["teams"],
+      }),
+      listTemplates: build.query<ListTemplatesApiResponse, ListTemplatesApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/templates`,
+          params: {
+            limit: queryArg.limit,
+            cursor: queryArg.cursor,
+            sort: queryArg.sort,
+            q: queryArg.q,
+          },
+        }),
+        providesTags: ["templates"],
+      }),
+      createTemplate: build.mutation<CreateTemplateApiResponse, CreateTemplateApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/templates`,
+          method: "POST",
+          body: queryArg.templateCreate,
+        }),
+        invalidatesTags: ["templates"],
+      }),
+      deleteTemplate: build.mutation<DeleteTemplateApiResponse, DeleteTemplateApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/templates/${encodeURIComponent(String(queryArg.templateId))}`,
+          method: "DELETE",
+        }),
+        invalidatesTags: ["templates"],
+      }),
+      getTemplate: build.query<GetTemplateApiResponse, GetTemplateApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/templates/${encodeURIComponent(String(queryArg.templateId))}`,
+        }),
+        providesTags: ["templates"],
+      }),
+      updateTemplate: build.mutation<UpdateTemplateApiResponse, UpdateTemplateApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/templates/${encodeURIComponent(String(queryArg.templateId))}`,
+          method: "PATCH",
+          body: queryArg.templateUpdate,
+        }),
+        invalidatesTags: ["templates"],
+      }),
+      launchTemplate: build.mutation<LaunchTemplateApiResponse, LaunchTemplateApiArg>({
+        query: (queryArg) => ({
+          url: `/api/v1/templates/${encodeURIComponent(String(queryArg.templateId))}/launch`,
+          method: "POST",
+          body: queryArg.templateLaunch,
+          headers: {
+            "Idempotency-Key": queryArg["Idempotency-Key"],
+          },
+        }),
+        invalidatesTags: ["templates"],
       }),
       listUsers: build.query<ListUsersApiResponse, ListUsersApiArg>({
         query: (queryArg) => ({
@@ -828,6 +952,10 @@ export type ListJobsApiArg = {
   since?: string | null;
   /** Created before. */
   until?: string | null;
+  /** Jobs launched from this template. */
+  templateId?: string | null;
+  /** Jobs launched by this schedule. */
+  scheduleId?: string | null;
 };
 export type CreateJobApiResponse = /** status 201 Successful Response */ JobOut;
 export type CreateJobApiArg = {
@@ -870,6 +998,54 @@ export type RerunJobApiResponse = /** status 201 Successful Response */ JobOut;
 export type RerunJobApiArg = {
   jobId: string;
   body: JobRerun | null;
+};
+export type RetentionReportApiResponse = /** status 200 Successful Response */ RetentionReport;
+export type RetentionReportApiArg = void;
+export type ListSchedulesApiResponse = /** status 200 Successful Response */ PageScheduleOut;
+export type ListSchedulesApiArg = {
+  /** Items per page, 1 to 500. */
+  limit?: number;
+  /** `next_cursor` of the previous page; omit for the first page. */
+  cursor?: string | null;
+  /** Order of the list; a leading - reverses it. */
+  sort?: "name" | "-name" | "created_at" | "-created_at";
+  /** Case-insensitive substring to look for. */
+  q?: string | null;
+  templateId?: string | null;
+  enabled?: boolean | null;
+};
+export type CreateScheduleApiResponse = /** status 201 Successful Response */ ScheduleOut;
+export type CreateScheduleApiArg = {
+  scheduleCreate: ScheduleCreate;
+};
+export type PreviewCronApiResponse = /** status 200 Successful Response */ CronPreviewOut;
+export type PreviewCronApiArg = {
+  cronPreview: CronPreview;
+};
+export type DeleteScheduleApiResponse = /** status 200 Successful Response */ Deleted;
+export type DeleteScheduleApiArg = {
+  scheduleId: string;
+};
+export type GetScheduleApiResponse = /** status 200 Successful Response */ ScheduleOut;
+export type GetScheduleApiArg = {
+  scheduleId: string;
+};
+export type UpdateScheduleApiResponse = /** status 200 Successful Response */ ScheduleOut;
+export type UpdateScheduleApiArg = {
+  scheduleId: string;
+  scheduleUpdate: ScheduleUpdate;
+};
+export type ListRunsApiResponse = /** status 200 Successful Response */ PageScheduleRunOut;
+export type ListRunsApiArg = {
+  scheduleId: string;
+  /** Items per page, 1 to 500. */
+  limit?: number;
+  /** `next_cursor` of the previous page; omit for the first page. */
+  cursor?: string | null;
+  /** Newest due time first, or oldest. */
+  sort?: "-due_at" | "due_at";
+  /** Repeat for several. */
+  status?: ScheduleRunStatus[] | null;
 };
 export type GetOverviewApiResponse = /** status 200 Successful Response */ Overview;
 export type GetOverviewApiArg = {
@@ -980,6 +1156,41 @@ export type RemoveMemberApiResponse = /** status 200 Successful Response */ Dele
 export type RemoveMemberApiArg = {
   teamId: string;
   userId: string;
+};
+export type ListTemplatesApiResponse = /** status 200 Successful Response */ PageTemplateOut;
+export type ListTemplatesApiArg = {
+  /** Items per page, 1 to 500. */
+  limit?: number;
+  /** `next_cursor` of the previous page; omit for the first page. */
+  cursor?: string | null;
+  /** Order of the list; a leading - reverses it. */
+  sort?: "name" | "-name" | "created_at" | "-created_at";
+  /** Case-insensitive substring to look for. */
+  q?: string | null;
+};
+export type CreateTemplateApiResponse = /** status 201 Successful Response */ TemplateOut;
+export type CreateTemplateApiArg = {
+  templateCreate: TemplateCreate;
+};
+export type DeleteTemplateApiResponse = /** status 200 Successful Response */ Deleted;
+export type DeleteTemplateApiArg = {
+  templateId: string;
+};
+export type GetTemplateApiResponse = /** status 200 Successful Response */ TemplateOut;
+export type GetTemplateApiArg = {
+  templateId: string;
+};
+export type UpdateTemplateApiResponse = /** status 200 Successful Response */ TemplateOut;
+export type UpdateTemplateApiArg = {
+  templateId: string;
+  templateUpdate: TemplateUpdate;
+};
+export type LaunchTemplateApiResponse = /** status 201 Successful Response */ JobOut;
+export type LaunchTemplateApiArg = {
+  templateId: string;
+  /** Send the same key with the same body again (a retry after a timeout) and get the job the first request made, not a second job. The same key with another body is refused (409). */
+  "Idempotency-Key"?: string;
+  templateLaunch: TemplateLaunch;
 };
 export type ListUsersApiResponse = /** status 200 Successful Response */ PageUserOut;
 export type ListUsersApiArg = {
@@ -1171,6 +1382,8 @@ export type OutputInfo = {
   bytes: number;
   /** Bytes dropped between head and tail (past the cap). */
   dropped_bytes: number;
+  /** When retention removed the output (the sizes above say what there was). */
+  purged_at: string | null;
   /** Highest output seq stored. */
   seq: number;
   truncated: boolean;
@@ -1358,8 +1571,16 @@ export type JobOut = {
   finished_at: string | null;
   id: string;
   name: string;
+  /** When retention removed the output of its executions. */
+  output_purged_at: string | null;
+  /** The template parameters it was launched with (secret ones left out). */
+  parameters: {
+    [key: string]: unknown;
+  } | null;
   priority: number;
   retries: RetriesOut | null;
+  /** The schedule that launched it. */
+  schedule_id: string | null;
   script: string | null;
   /** Feed number of the job's latest change (see the WebSocket). */
   seq: number;
@@ -1373,6 +1594,9 @@ export type JobOut = {
   targets: {
     [key: string]: unknown;
   };
+  /** The template it was launched from. */
+  template_id: string | null;
+  template_version: number | null;
   threshold_reached_at: string | null;
   timeout_seconds: number;
   updated_at: string;
@@ -1466,6 +1690,130 @@ export type PageExecutionOut = {
 export type JobRerun = {
   /** all: every system again; failed: those that failed, timed out or errored; unsuccessful: every one that did not succeed (cancelled ones too). */
   only?: "all" | "failed" | "unsuccessful";
+};
+export type RetentionReport = {
+  /** The audit log follows its own policy. */
+  audit_log?: string;
+  executions_output_removed: number;
+  executions_removed: number;
+  /** Jobs finished before this would go. */
+  jobs_before: string | null;
+  /** ORCA_RETENTION_JOBS_DAYS (0: kept for ever). */
+  jobs_days: number;
+  jobs_removed: number;
+  oldest_job_finished_at: string | null;
+  /** Output of jobs finished before this would be removed. */
+  output_before: string | null;
+  output_bytes_removed: number;
+  /** ORCA_RETENTION_OUTPUT_DAYS (0: kept with the job). */
+  output_days: number;
+  schedule_runs_removed: number;
+};
+export type ScheduleRunStatus = "launched" | "missed" | "skipped" | "failed";
+export type LastRun = {
+  due_at: string;
+  job_id: string | null;
+  message: string | null;
+  status: ScheduleRunStatus;
+};
+export type MissedRunPolicy = "skip" | "run_once";
+export type ScheduleOut = {
+  /** Whether the caller may change, pause or delete it. */
+  can_manage: boolean;
+  created_at: string;
+  cron: string;
+  description: string | null;
+  enabled: boolean;
+  grace_seconds: number;
+  id: string;
+  last_run: LastRun | null;
+  missed_policy: MissedRunPolicy;
+  name: string;
+  /** The next due time (null while disabled). */
+  next_run_at: string | null;
+  /** The next five due times (none if disabled). */
+  next_runs: string[];
+  owner_id: string | null;
+  owner_username: string | null;
+  /** Values given (secret ones left out). */
+  parameters: {
+    [key: string]: unknown;
+  };
+  /** Secret parameters given a value. */
+  secret_parameters: string[];
+  skip_if_running: boolean;
+  template_id: string;
+  template_name: string;
+  timezone: string;
+  updated_at: string;
+};
+export type PageScheduleOut = {
+  items: ScheduleOut[];
+  /** Opaque; send as `cursor` to get the next page. Null on the last page. */
+  next_cursor: string | null;
+  /** Number of matches across all pages, when cheap. */
+  total: number | null;
+};
+export type ScheduleCreate = {
+  /** Five fields (minute hour day-of-month month day-of-week, as in crontab: `0 3 * * 1-5`), or @hourly, @daily, @weekly, @monthly, @yearly. */
+  cron: string;
+  description?: string | null;
+  enabled?: boolean;
+  grace_seconds?: number;
+  /** A due time that passed more than `grace_seconds` ago (no worker was running) is late. skip: record it as missed, run nothing. run_once: record the late ones as missed but run once now for the latest. */
+  missed_policy?: MissedRunPolicy;
+  name: string;
+  /** Values for the template's parameters (secret ones are stored encrypted). */
+  parameters?: {
+    [key: string]: boolean | number | string;
+  };
+  /** Skip a due time while the job this schedule launched last still runs. */
+  skip_if_running?: boolean;
+  /** The template it launches: id or name. */
+  template: string;
+  /** IANA time zone the cron fields are read in (Europe/Berlin). */
+  timezone?: string;
+};
+export type CronPreviewOut = {
+  /** The next due times, in UTC. */
+  next_runs: string[];
+};
+export type CronPreview = {
+  count?: number;
+  /** Five fields (minute hour day-of-month month day-of-week, as in crontab: `0 3 * * 1-5`), or @hourly, @daily, @weekly, @monthly, @yearly. */
+  cron: string;
+  timezone?: string;
+};
+export type ScheduleUpdate = {
+  cron?: string;
+  description?: string | null;
+  enabled?: boolean;
+  grace_seconds?: number;
+  missed_policy?: MissedRunPolicy;
+  name?: string;
+  parameters?: {
+    [key: string]: boolean | number | string;
+  };
+  skip_if_running?: boolean;
+  template?: string;
+  timezone?: string;
+};
+export type ScheduleRunOut = {
+  /** When it was dispatched (or found missed). */
+  created_at: string;
+  due_at: string;
+  id: string;
+  job_id: string | null;
+  message: string | null;
+  schedule_id: string;
+  status: ScheduleRunStatus;
+};
+export type PageScheduleRunOut = {
+  items: ScheduleRunOut[];
+  /** Opaque; send as `cursor` to get the next page. Null on the last page. */
+  next_cursor: string | null;
+  /** Number of matches across all pages, when cheap. */
+  total: number | null;
 };
 export type TimelineBucket = {
   /** Executions created in this bucket, by their status now (absent: zero). */
@@ -1608,6 +1956,132 @@ export type MembersAdded = {
 export type MembersAdd = {
   user_ids: string[];
 };
+export type TemplateLevel = "launch" | "edit";
+export type TemplateAccessOut = {
+  level: TemplateLevel;
+  team_id: string;
+  team_name: string;
+};
+export type ParameterType = "string" | "integer" | "boolean" | "choice" | "secret";
+export type Parameter = {
+  /** type choice: the values allowed. */
+  choices?: string[] | null;
+  /** Used when a launch gives none. */
+  default?: boolean | number | string | null;
+  description?: string | null;
+  /** What a form calls it. */
+  label?: string | null;
+  max_length?: number | null;
+  /** type integer: the largest allowed. */
+  maximum?: number | null;
+  min_length?: number | null;
+  /** type integer: the smallest allowed. */
+  minimum?: number | null;
+  /** Lower-case letters, digits and _. */
+  name: string;
+  /** type string: a regular expression the whole value must match. */
+  pattern?: string | null;
+  /** A launch must give a value (or it has a default). */
+  required?: boolean;
+  type?: ParameterType;
+};
+export type TemplateOut = {
+  access: TemplateAccessOut[];
+  /** Whether the caller may change or delete it. */
+  can_edit: boolean;
+  /** Whether the caller may launch it (a launch also needs `execute` on every system its targets match then). */
+  can_launch: boolean;
+  command: string | null;
+  concurrency: number | null;
+  created_at: string;
+  created_by_id: string | null;
+  created_by_username: string | null;
+  description: string | null;
+  environment_keys: string[];
+  failure_threshold: FailureThresholdOut | null;
+  id: string;
+  name: string;
+  parameters: Parameter[];
+  priority: number;
+  retries: RetriesOut | null;
+  script: string | null;
+  shell: Shell | null;
+  targets: {
+    [key: string]: unknown;
+  };
+  timeout_seconds: number;
+  updated_at: string;
+  /** Bumped by every edit; jobs record the one they ran. */
+  version: number;
+  working_directory: string | null;
+};
+export type PageTemplateOut = {
+  items: TemplateOut[];
+  /** Opaque; send as `cursor` to get the next page. Null on the last page. */
+  next_cursor: string | null;
+  /** Number of matches across all pages, when cheap. */
+  total: number | null;
+};
+export type TemplateAccess = {
+  /** launch, or edit (which includes launch). */
+  level: TemplateLevel;
+  /** Team id or name. */
+  team: string;
+};
+export type TemplateCreate = {
+  /** Teams that may launch or edit it. Its author and admins always may. */
+  access?: TemplateAccess[];
+  /** One command line. Or give `script`. */
+  command?: string | null;
+  /** Most systems of this job running at once. */
+  concurrency?: number | null;
+  description?: string | null;
+  /** Variables for the command. Stored encrypted; responses show names only. */
+  environment?: {
+    [key: string]: string;
+  };
+  failure_threshold?: FailureThreshold | null;
+  name: string;
+  parameters?: Parameter[];
+  /** 1 to 10; higher runs first when busy. */
+  priority?: number;
+  retries?: Retries | null;
+  /** A multi-line script, run by `shell`. */
+  script?: string | null;
+  /** sh or bash for Linux systems, cmd or powershell for Windows. Omitted: each system's default (sh on Linux, PowerShell on Windows), so one job can span both. */
+  shell?: Shell | null;
+  targets: Targets;
+  timeout_seconds?: number;
+  /** Where the command starts on each system (`/srv/app`, `C:\Deploy`). Omitted: the account's home directory (a WinRM system's own working_directory). */
+  working_directory?: string | null;
+};
+export type TemplateUpdate = {
+  access?: TemplateAccess[];
+  command?: string | null;
+  concurrency?: number | null;
+  description?: string | null;
+  environment?: {
+    [key: string]: string;
+  };
+  failure_threshold?: FailureThreshold | null;
+  name?: string;
+  parameters?: Parameter[];
+  priority?: number;
+  retries?: Retries | null;
+  script?: string | null;
+  shell?: Shell | null;
+  targets?: Targets;
+  timeout_seconds?: number;
+  working_directory?: string | null;
+};
+export type TemplateLaunch = {
+  /** The job's name; default: the template's. */
+  name?: string | null;
+  /** A value for each parameter (those with a default may be left out). */
+  parameters?: {
+    [key: string]: boolean | number | string;
+  };
+};
 export type UserCreated = {
   created_at: string;
   email: string | null;
@@ -1742,6 +2216,19 @@ export const {
   useListExecutionsQuery,
   useLazyListExecutionsQuery,
   useRerunJobMutation,
+  useRetentionReportQuery,
+  useLazyRetentionReportQuery,
+  useListSchedulesQuery,
+  useLazyListSchedulesQuery,
+  useCreateScheduleMutation,
+  usePreviewCronQuery,
+  useLazyPreviewCronQuery,
+  useDeleteScheduleMutation,
+  useGetScheduleQuery,
+  useLazyGetScheduleQuery,
+  useUpdateScheduleMutation,
+  useListRunsQuery,
+  useLazyListRunsQuery,
   useGetOverviewQuery,
   useLazyGetOverviewQuery,
   useListSystemsQuery,
@@ -1767,6 +2254,14 @@ export const {
   useLazyListMembersQuery,
   useAddMembersMutation,
   useRemoveMemberMutation,
+  useListTemplatesQuery,
+  useLazyListTemplatesQuery,
+  useCreateTemplateMutation,
+  useDeleteTemplateMutation,
+  useGetTemplateQuery,
+  useLazyGetTemplateQuery,
+  useUpdateTemplateMutation,
+  useLaunchTemplateMutation,
   useListUsersQuery,
   useLazyListUsersQuery,
   useCreateUserMutation,
