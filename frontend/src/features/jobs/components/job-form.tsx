@@ -12,51 +12,23 @@ import Typography from "@mui/material/Typography";
 import { lazy, Suspense, useState, type FormEvent } from "react";
 
 import { useCreateJobMutation, type JobCreate, type JobOut, type Shell } from "@/client/orca-api";
+import { TargetPicker } from "@/components/targets/target-picker";
 import { PageLoading } from "@/components/ui/page-loading";
 import { ProblemAlert } from "@/components/ui/problem-alert";
+import { parseEnvironment } from "@/lib/environment";
 import { fieldMessage, problemOf } from "@/lib/errors";
+import { draftOf, toTargets, type TargetDraft } from "@/lib/targets";
 import { MONO } from "@/lib/theme";
-import { TargetPicker } from "@/features/jobs/components/target-picker";
-import { toTargets, type TargetDraft } from "@/features/jobs/targets";
 
-const ScriptEditor = lazy(() => import("@/features/jobs/components/script-editor"));
+const ScriptEditor = lazy(() => import("@/components/ui/script-editor"));
 
 type Threshold = "none" | "count" | "percent";
-
-function draftFrom(job?: JobOut): TargetDraft {
-  const targets = (job?.targets ?? {}) as {
-    systems?: string[];
-    groups?: string[];
-    labels?: Record<string, string>[];
-  };
-  return {
-    systems: targets.systems ?? [],
-    groups: targets.groups ?? [],
-    selectors: (targets.labels ?? []).map((labels) =>
-      Object.entries(labels)
-        .map(([key, value]) => `${key}=${value}`)
-        .join(", "),
-    ),
-  };
-}
-
-function parseEnvironment(text: string): { values: Record<string, string>; error?: string } {
-  const values: Record<string, string> = {};
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (!line) continue;
-    const at = line.indexOf("=");
-    if (at <= 0) return { values, error: `"${line}" is not NAME=value` };
-    values[line.slice(0, at).trim()] = line.slice(at + 1);
-  }
-  return { values };
-}
 
 /** A new job, or a copy of `from` (its environment values are never shown, so they are
  * typed again). */
 export function JobForm({ from, onCreated }: { from?: JobOut; onCreated: (job: JobOut) => void }) {
   const [name, setName] = useState(from ? `${from.name} (copy)` : "");
-  const [targets, setTargets] = useState<TargetDraft>(() => draftFrom(from));
+  const [targets, setTargets] = useState<TargetDraft>(() => draftOf(from?.targets));
   const [mode, setMode] = useState<"command" | "script">(from?.script ? "script" : "command");
   const [command, setCommand] = useState(from?.command ?? "");
   const [script, setScript] = useState(from?.script ?? "");

@@ -10,20 +10,12 @@ import IconButton from "@mui/material/IconButton";
 import Stack from "@mui/material/Stack";
 import TextField from "@mui/material/TextField";
 import Typography from "@mui/material/Typography";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
 import { useListGroupsQuery, useListSystemsQuery, usePreviewTargetsQuery } from "@/client/orca-api";
+import { useDebounced } from "@/hooks/use-debounced";
 import { problemOf } from "@/lib/errors";
-import { parseSelector, toTargets, type TargetDraft } from "@/features/jobs/targets";
-
-function useDebounced<T>(value: T, delay: number): T {
-  const [current, setCurrent] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setCurrent(value), delay);
-    return () => clearTimeout(timer);
-  }, [value, delay]);
-  return current;
-}
+import { parseSelector, toTargets, type TargetDraft } from "@/lib/targets";
 
 /** Systems by name, groups, and label selectors, with a live count of what they match. */
 export function TargetPicker({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { parseSelector, toTargets } from "@/features/jobs/targets";
+import { describeTargets, draftOf, parseSelector, toTargets } from "@/lib/targets";
 
 describe("targets", () => {
   it("parses label selectors", () => {
@@ -18,5 +18,16 @@ describe("targets", () => {
       groups: ["db"],
       labels: [{ os: "linux" }],
     });
+  });
+
+  it("turns stored targets back into a draft, and into words", () => {
+    const stored = { systems: ["web-1"], labels: [{ os: "linux", env: "prod" }] };
+    expect(draftOf(stored)).toEqual({
+      systems: ["web-1"],
+      groups: [],
+      selectors: ["os=linux, env=prod"],
+    });
+    expect(toTargets(draftOf(stored))).toEqual({ groups: [], ...stored });
+    expect(describeTargets({ groups: ["web"], systems: ["db-1"] })).toBe("db-1 · group web");
   });
 });
