@@ -10,6 +10,7 @@ Exit codes (documented in the README, "Exit codes"):
     4  the server could not be reached or used: connection refused, DNS, timeout, TLS, or the
        server answered 5xx (unavailable)
     130 interrupted (Ctrl-C), or detached from a job that goes on without us
+    141 whatever read stdout went away (`| head`), as with SIGPIPE
 """
 
 from __future__ import annotations
