@@ -332,3 +332,27 @@ async def test_edits_bump_the_version_and_are_audited_without_secret_values(
     gone = await client.delete(url, headers=admin.headers)
     assert gone.status_code == 200
     assert (await client.get(url, headers=admin.headers)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"access": None}, "access"),
+        ({"parameters": None}, "parameters"),
+        ({"command": None}, "command"),
+        ({"access": [{"team": "x", "level": "edit"}] * 101}, "access"),
+        ({"command": "a", "script": "b"}, "body"),
+    ],
+)
+async def test_a_bad_change_is_a_422_naming_the_field_even_for_an_unknown_template(
+    client: httpx.AsyncClient, admin: Account, body: dict[str, Any], field: str
+) -> None:
+    """Found by the fuzzer: a length limit on a nullable list answered 500."""
+    response = await client.patch(f"{TEMPLATES}/{uuid.uuid4()}", json=body, headers=admin.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"].startswith(field)
+    schedule = await client.patch(
+        f"/api/v1/schedules/{uuid.uuid4()}", json={"parameters": None}, headers=admin.headers
+    )
+    assert schedule.status_code == 422, schedule.text
+    assert schedule.json()["error"]["details"][0]["field"] == "parameters"

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.enums import MissedRunPolicy, ScheduleRunStatus
@@ -69,19 +69,31 @@ class ScheduleUpdate(BaseModel):
     cron: CronText | SkipJsonSchema[None] = None
     timezone: TimeZoneName | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = None
-    parameters: dict[str, ParameterValue] | SkipJsonSchema[None] = Field(
-        None, max_length=MAX_PARAMETERS
-    )
+    parameters: (
+        Annotated[dict[str, ParameterValue], Field(max_length=MAX_PARAMETERS)]
+        | SkipJsonSchema[None]
+    ) = None
     missed_policy: MissedRunPolicy | SkipJsonSchema[None] = None
     grace_seconds: Grace | SkipJsonSchema[None] = None
     skip_if_running: bool | SkipJsonSchema[None] = None
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> ScheduleUpdate:
-        for field in self.model_fields_set - {"description"}:
-            if getattr(self, field) is None:
-                raise ValueError(f"{field}: leave it out to keep it; it cannot be null")
-        return self
+    @field_validator(
+        "name",
+        "template",
+        "cron",
+        "timezone",
+        "enabled",
+        "parameters",
+        "missed_policy",
+        "grace_seconds",
+        "skip_if_running",
+        mode="before",
+    )
+    @classmethod
+    def _omit_rather_than_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave it out to keep it; it cannot be null")
+        return value
 
 
 class CronPreview(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -200,8 +201,8 @@ class TemplateUpdate(BaseModel):
 
     name: JobName | SkipJsonSchema[None] = None
     description: TemplateDescription | None = None
-    command: Command | None = None
-    script: Command | None = None
+    command: Command | SkipJsonSchema[None] = None
+    script: Command | SkipJsonSchema[None] = None
     shell: Shell | None = None
     targets: Targets | SkipJsonSchema[None] = None
     timeout_seconds: StrictInt | SkipJsonSchema[None] = Field(None, ge=1, le=86400)
@@ -211,16 +212,33 @@ class TemplateUpdate(BaseModel):
     environment: Environment | SkipJsonSchema[None] = None
     retries: Retries | None = None
     working_directory: WorkingDirectory | None = None
-    parameters: Parameters | SkipJsonSchema[None] = Field(None, max_length=MAX_PARAMETERS)
-    access: list[TemplateAccess] | SkipJsonSchema[None] = Field(None, max_length=100)
+    parameters: Annotated[Parameters, Field(max_length=MAX_PARAMETERS)] | SkipJsonSchema[None] = (
+        None
+    )
+    access: Annotated[list[TemplateAccess], Field(max_length=100)] | SkipJsonSchema[None] = None
+
+    @field_validator(
+        "name",
+        "command",
+        "script",
+        "targets",
+        "timeout_seconds",
+        "priority",
+        "environment",
+        "parameters",
+        "access",
+        mode="before",
+    )
+    @classmethod
+    def _omit_rather_than_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave it out to keep it; it cannot be null")
+        return value
 
     @model_validator(mode="after")
     def _valid(self) -> TemplateUpdate:
         if self.command is not None and self.script is not None:
             raise ValueError("give at most one of command and script")
-        for field in ("name", "targets", "timeout_seconds", "priority", "environment"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field}: leave it out to keep it; it cannot be null")
         return self
 
 
