@@ -19,6 +19,7 @@ from app.api import (
     groups,
     health,
     jobs,
+    metrics,
     retention,
     schedules,
     stats,
@@ -36,6 +37,7 @@ from app.core.config import Settings
 from app.core.console import mount_console
 from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
+from app.core.metrics import ApiMetrics, MetricsMiddleware
 from app.core.middleware import MethodGuard, RequestIdMiddleware, RequestLimits
 from app.core.redis import create_redis
 from app.core.vault import Vault
@@ -81,12 +83,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     # Built here, not in the lifespan: a bad key fails create_app() at once.
     app.state.vault = Vault.from_settings(settings) if settings.encryption_keys else None
+    app.state.metrics = ApiMetrics()
     install_error_handlers(app)
-    # Outermost last: request id, then the size limits, then the method guard.
+    # Outermost last: request id, then metrics (which time the refusals too), then the size
+    # limits, then the method guard.
     app.add_middleware(MethodGuard, routes=lambda: app.routes)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=lambda: app.routes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for module in (
         auth,
         users,

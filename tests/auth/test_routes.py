@@ -103,6 +103,7 @@ MATRIX: dict[tuple[str, str], Permission] = {
     ("GET", "/api/v1/executions/{execution_id}/output/raw"): P.jobs_read,
     ("POST", "/api/v1/executions/{execution_id}/cancel"): P.jobs_run,
     ("GET", "/api/v1/workers"): P.workers_read,
+    ("GET", "/metrics"): P.metrics_read,
     ("POST", "/api/v1/ws/ticket"): P.jobs_read,
     ("GET", "/api/v1/templates"): P.templates_read,
     ("POST", "/api/v1/templates"): P.templates_edit,

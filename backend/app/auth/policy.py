@@ -46,6 +46,11 @@ class Permission(StrEnum):
     jobs_run = "jobs:run"
     # The worker processes, their heartbeats and load.
     workers_read = "workers:read"
+    # Prometheus metrics (/metrics): fleet-wide and unfiltered by grants (the ids and names of
+    # systems with pooled connections or open circuits, every job's and execution's counts),
+    # so only the roles that see every system: admin, and auditor (read-only everywhere).
+    metrics_read = "metrics:read"
+
     # Job templates are listed as far as the caller may see them (their own, and those granted
     # to one of their teams). Editing one needs `edit` on it (author, admin, or a team granted
     # edit) and `execute` on every system it targets; launching one needs `launch` on it and,
@@ -99,7 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.auditor: _EVERYONE
     | _READ_EVERYTHING
     | _AUDIT
-    | {Permission.workers_read, Permission.retention_read},
+    | {Permission.workers_read, Permission.retention_read, Permission.metrics_read},
 }
 
 # Roles that see every system and group without a grant (admin to manage, auditor to read).

@@ -190,6 +190,15 @@ class CheckResult:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ConnectorStats:
+    """What a connector holds now, for the worker's metrics: open pooled connections and the
+    systems whose circuit is open, both by system id."""
+
+    pooled: dict[str, int] = field(default_factory=dict)
+    open_circuits: frozenset[str] = frozenset()
+
+
 # Receives each chunk as it arrives; awaited, so a slow consumer slows the producer (bounded
 # memory whatever the output size).
 OutputSink = Callable[[OutputStream, bytes], Awaitable[None]]
@@ -209,6 +218,8 @@ class Connector(Protocol):
     # credential_problem(options, kind) -> str | None        a credential wrong for options
     # insecure_settings(options) -> list[str]                options that weaken security
     #                                                        (audited when turned on)
+    # stats() -> ConnectorStats                              pooled connections and open
+    #                                                        circuits (worker metrics)
 
     async def check(self, target: Target) -> CheckResult:
         """Connect, authenticate and run a trivial command; raise a ConnectorError if not."""

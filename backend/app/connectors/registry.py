@@ -69,6 +69,10 @@ class Connectors:
             self._instances[name] = get(name)(**self._config.get(name, {}))
         return self._instances[name]
 
+    def loaded(self) -> dict[str, Connector]:
+        """The connectors made so far (metrics read their state without making new ones)."""
+        return dict(self._instances)
+
     async def close(self) -> None:
         instances, self._instances = list(self._instances.values()), {}
         for instance in instances:

@@ -44,6 +44,7 @@ from app.connectors.base import (
     CheckResult,
     CircuitOpen,
     ConnectorError,
+    ConnectorStats,
     ExecRequest,
     ExecResult,
     HostKeyMismatch,
@@ -470,6 +471,21 @@ class SSHConnector:
     def pooled_transports(self, system_id: str) -> int:
         with self._lock:
             return sum(len(v) for k, v in self._pool.items() if k[0] == system_id)
+
+    def stats(self) -> ConnectorStats:
+        """Pooled connections per system, and the systems whose circuit is open now."""
+        pooled: dict[str, int] = {}
+        now = time.monotonic()
+        with self._lock:
+            for key, entries in self._pool.items():
+                if entries:
+                    pooled[key[0]] = pooled.get(key[0], 0) + len(entries)
+            circuits = frozenset(
+                system_id
+                for system_id, breaker in self._breakers.items()
+                if breaker.open_until > now
+            )
+        return ConnectorStats(pooled, circuits)
 
     # -- the protocol ------------------------------------------------------------------------
 

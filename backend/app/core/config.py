@@ -247,6 +247,12 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="Each `/readyz` check fails after this long."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="A static bearer token (at least 32 characters) that may read `/metrics`, "
+        "for Prometheus, which cannot log in. Unset: only a signed-in user whose role has "
+        "`metrics:read` may.",
+    )
 
     @field_validator("schedule_tick_seconds")
     @classmethod
@@ -282,6 +288,19 @@ class Settings(BaseSettings):
     def _check_jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes long")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value()
+        if len(token) < 32:
+            raise ValueError("must be at least 32 characters long")
+        if token != token.strip() or " " in token:
+            # It travels as `Authorization: Bearer <token>`: a space would cut it short.
+            raise ValueError("must not contain spaces")
         return value
 
     @field_validator("jwt_algorithm")
@@ -345,6 +364,7 @@ class Settings(BaseSettings):
             "ORCA_JWT_SECRET": self.jwt_secret,
             "ORCA_DATABASE_URL": self.database_url,
             "ORCA_REDIS_URL": self.redis_url,
+            "ORCA_METRICS_TOKEN": self.metrics_token,
         }
         for name, value in secrets.items():
             if value is not None and "change-me" in value.get_secret_value():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from app.repositories import output as output_repo
 from app.services import audit, connectivity, events
 from app.services.dispatch import Dispatcher
 from app.services.executions import SYSTEM_ACTOR, audit_details, duration_ms, settle
+from app.services.metrics import WorkerMetrics
 from app.services.output import FinalOutput, OutputLost, OutputWriter
 
 log = logging.getLogger("orca.runner")
@@ -149,6 +151,7 @@ class Runner:
         connectors: Connectors,
         settings: Settings,
         worker_id: str,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.sessionmaker = dispatcher.sessionmaker
@@ -156,6 +159,7 @@ class Runner:
         self.connectors = connectors
         self.settings = settings
         self.worker_id = worker_id
+        self.metrics = metrics
         # The cancel signal of every execution this worker holds or is claiming.
         self.running: dict[uuid.UUID, asyncio.Event] = {}
         self.claims: GroupCommit[tuple[uuid.UUID, int], _Claimed | None] = GroupCommit(
@@ -320,6 +324,7 @@ class Runner:
         shutdown = False
         outcome: Outcome | None = None
         final: FinalOutput | None = None
+        began = time.monotonic()
         task = asyncio.ensure_future(connector.execute(target, request, writer.write, cancel))
         try:
             try:
@@ -356,6 +361,10 @@ class Runner:
                 error_message=f"internal error in the worker ({type(error).__name__})",
             )
         finally:
+            if self.metrics is not None:
+                self.metrics.execution_seconds.labels(execution.connector).observe(
+                    time.monotonic() - began
+                )
             try:
                 final = await writer.finish()
             except OutputLost as error:
@@ -378,12 +387,14 @@ class Runner:
         changed: list[Execution] = []
         delays: set[float] = set()
         jobs: set[uuid.UUID] = set()
+        finished: list[tuple[str, ExecutionStatus]] = []
         for item in sorted(ended, key=lambda each: each.claimed.execution.id):
             row = await self._end_one(session, item, delays)
             if row is not None:
                 changed.append(row)
                 if row.status != ExecutionStatus.pending:  # a retry leaves its job as it was
                     jobs.add(row.job_id)
+                    finished.append((row.connector, row.status))
         settled_jobs: list[Job] = []
         for job_id in sorted(jobs):  # one order for every worker: no deadlock between batches
             settled = await settle(session, job_id)
@@ -402,10 +413,18 @@ class Runner:
             await events.publish_executions(self.dispatcher.redis, changed, settled_jobs)
 
         after_commit(session, publish)
+        if self.metrics is not None and finished:
+            # Counted once committed: a batch tried again after an outage counts once.
+            after_commit(session, functools.partial(self._count, finished))
         for delay in sorted(delays):
             after_commit(session, functools.partial(self.dispatcher.run_later, delay))
         if jobs:
             after_commit(session, self.dispatcher.ask)  # slots came free
+
+    async def _count(self, finished: list[tuple[str, ExecutionStatus]]) -> None:
+        assert self.metrics is not None
+        for connector, status in finished:
+            self.metrics.finished(connector, status)
 
     async def _end_one(
         self, session: AsyncSession, item: _Ended, delays: set[float]

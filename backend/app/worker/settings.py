@@ -25,7 +25,7 @@ from app.core.db import create_sessionmaker, engine_from_settings
 from app.core.redis import QUEUE_NAME, REDIS_ERRORS, arq_redis_settings
 from app.core.vault import Vault
 from app.repositories import workers as workers_repo
-from app.services import events
+from app.services import events, metrics
 from app.services.dispatch import Dispatcher
 from app.services.runner import Runner
 from app.worker.tasks import (
@@ -168,6 +168,36 @@ async def _heartbeat_loop(ctx: dict[str, Any], settings: Settings) -> None:
         beat_now.clear()
 
 
+# Redis away, or too slow to wait for.
+SNAPSHOT_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, TimeoutError)
+
+
+async def _metrics_loop(ctx: dict[str, Any], settings: Settings) -> None:
+    """Renew this worker's metrics snapshot in Redis at the heartbeat's pace, for as long as
+    the heartbeat lives (services/metrics.py). A loop of its own, each write bounded: a Redis
+    that hangs must never hold up the heartbeat, which keeps the worker's leases."""
+    published = True
+    while True:
+        try:
+            await asyncio.wait_for(
+                metrics.publish_snapshot(
+                    ctx["redis"],
+                    ctx["worker_id"],
+                    ctx["metrics"].snapshot(),
+                    settings.worker_heartbeat_ttl_seconds,
+                ),
+                settings.worker_heartbeat_seconds,
+            )
+            if not published:
+                log.info("metrics snapshot published again")
+            published = True
+        except SNAPSHOT_ERRORS as exc:  # the series lapse until Redis is back
+            if published:
+                log.warning("metrics snapshot not published: %s", type(exc).__name__)
+            published = False
+        await asyncio.sleep(settings.worker_heartbeat_seconds)
+
+
 async def _cancel_listener(ctx: dict[str, Any]) -> None:
     """Stop executions as soon as a cancel for them is published (the lease renewal catches
     any message lost while this was reconnecting)."""
@@ -224,17 +254,31 @@ def build_worker(
         ctx["vault"] = Vault.from_settings(settings)
         ctx["connectors"] = Connectors.from_settings(settings)
         ctx["dispatcher"] = Dispatcher(ctx["sessionmaker"], ctx["redis"], settings)
+        ctx["metrics"] = metrics.WorkerMetrics(
+            ctx["connectors"], lambda: len(ctx["runner"].running), settings.worker_max_jobs
+        )
         ctx["runner"] = Runner(
-            ctx["dispatcher"], ctx["vault"], ctx["connectors"], settings, worker_id
+            ctx["dispatcher"],
+            ctx["vault"],
+            ctx["connectors"],
+            settings,
+            worker_id,
+            ctx["metrics"],
         )
         ctx["beat_now"] = asyncio.Event()
         _background(ctx, "cancel", _cancel_listener(ctx))
         _background(ctx, "heartbeat", _heartbeat_loop(ctx, settings))
+        _background(ctx, "metrics", _metrics_loop(ctx, settings))
         _background(ctx, "memory", memory.collect_periodically())
         log.info("worker %s started", worker_id)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await _stop_background(ctx)
+        if "metrics" in ctx:
+            try:
+                await asyncio.wait_for(metrics.withdraw_snapshot(ctx["redis"], worker_id), 2.0)
+            except SNAPSHOT_ERRORS:  # the key expires by itself
+                pass
         if "connectors" in ctx:
             await ctx["connectors"].close()
         if "sessionmaker" in ctx:
