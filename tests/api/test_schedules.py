@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditEvent, Schedule, SystemGroup, Team, TeamMember
+from app.models import AuditEvent, Schedule, SystemGroup
 from app.models.enums import GrantLevel, Role
 from tests.fixtures.auth import Account, MakeAccount
-from tests.fixtures.systems import MakeGroup, MakeSystem, grant_to
+from tests.fixtures.systems import MakeGroup, MakeSystem, grant_to, team_of
 
 SCHEDULES = "/api/v1/schedules"
 TEMPLATES = "/api/v1/templates"
@@ -163,13 +163,7 @@ async def test_schedules_are_seen_and_changed_as_their_templates_allow(
     # Only someone who may launch the template may schedule it.
     refused = await client.post(SCHEDULES, json=_schedule(template), headers=stranger.headers)
     assert refused.status_code == 400  # the template is not even visible to them
-    team = Team(name=f"team-{uuid.uuid4().hex[:6]}")
-    session.add(team)
-    await session.flush()
-    session.add_all(
-        TeamMember(team_id=team.id, user_id=each.user.id) for each in (launcher, viewer)
-    )
-    await session.flush()
+    team = await team_of(session, launcher, viewer)
     await client.patch(
         f"{TEMPLATES}/{template['id']}",
         json={"access": [{"team": team.name, "level": "launch"}]},

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditEvent, SystemGroup, Team, TeamMember
+from app.models import AuditEvent, SystemGroup
 from app.models.enums import GrantLevel, Role, Shell
 from app.schemas.templates import Parameter
 from app.services.templates import render
 from tests.fixtures.auth import Account, MakeAccount
 from tests.fixtures.engine import Engine
-from tests.fixtures.systems import MakeGroup, MakeSystem, grant_to
+from tests.fixtures.systems import MakeGroup, MakeSystem, grant_to, team_of
 
 TEMPLATES = "/api/v1/templates"
 
@@ -48,15 +48,6 @@ async def web(make_group: MakeGroup, make_system: MakeSystem) -> SystemGroup:
     for name in ("web-1", "web-2"):
         await make_system(name, groups=(group,))
     return group
-
-
-async def _team(session: AsyncSession, *members: Account) -> Team:
-    team = Team(name=f"team-{uuid.uuid4().hex[:6]}")
-    session.add(team)
-    await session.flush()
-    session.add_all(TeamMember(team_id=team.id, user_id=each.user.id) for each in members)
-    await session.flush()
-    return team
 
 
 # Parameters in the command ---------------------------------------------------------------------
@@ -224,7 +215,7 @@ async def test_templates_are_seen_edited_and_launched_as_granted(
     )
     assert launched.status_code == 404
 
-    team = await _team(session, other, viewer)
+    team = await team_of(session, other, viewer)
     granted = await client.patch(
         url, json={"access": [{"team": team.name, "level": "launch"}]}, headers=author.headers
     )
@@ -285,7 +276,7 @@ async def test_nobody_saves_or_launches_a_template_beyond_their_execute(
     author = await make_account(Role.operator)
     await grant_to(session, author, web, GrantLevel.execute)
     template = (await client.post(TEMPLATES, json=_template(), headers=author.headers)).json()
-    team = await _team(session, looker)
+    team = await team_of(session, looker)
     await client.patch(
         f"{TEMPLATES}/{template['id']}",
         json={"access": [{"team": team.name, "level": "edit"}]},

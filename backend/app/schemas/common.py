@@ -71,6 +71,14 @@ Search = Annotated[
 ]
 
 
+def refuse_null(value: object) -> object:
+    """For PATCH bodies: a field left out keeps its value; null there would be a mistake (the
+    field cannot be cleared), so it is refused rather than read as "leave it"."""
+    if value is None:
+        raise ValueError("leave it out to keep it; it cannot be null")
+    return value
+
+
 class Deleted(BaseModel):
     deleted: bool = True
 

@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.enums import ExecutionStatus, JobStatus, OutputStream, Shell
-from app.schemas.common import NO_NUL
+from app.schemas.common import NO_NUL, refuse_null
 
 # A command or script travels to the host as one argument of a shell (`sh -c`), and Linux
 # takes at most 128 KiB in one argument: keep well inside it, with room for the environment.
@@ -217,9 +217,7 @@ class JobDuplicate(BaseModel):
     @field_validator("name", "targets", "timeout_seconds", "priority", mode="before")
     @classmethod
     def _omit_rather_than_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("leave it out to keep the job's own; it cannot be null")
-        return value
+        return refuse_null(value)
 
 
 class JobRerun(BaseModel):

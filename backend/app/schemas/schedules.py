@@ -10,16 +10,17 @@ from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_valid
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.enums import MissedRunPolicy, ScheduleRunStatus
+from app.schemas.common import NO_NUL, refuse_null
 from app.schemas.jobs import JobName, Reference
 from app.schemas.templates import MAX_PARAMETERS, ParameterValue, TemplateDescription
 
 CronText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]*$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL),
 ]
 TimeZoneName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL),
 ]
 Grace = Annotated[StrictInt, Field(ge=10, le=7 * 86400)]
 
@@ -91,9 +92,7 @@ class ScheduleUpdate(BaseModel):
     )
     @classmethod
     def _omit_rather_than_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("leave it out to keep it; it cannot be null")
-        return value
+        return refuse_null(value)
 
 
 class CronPreview(BaseModel):

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.enums import ParameterType, Shell, TemplateLevel
-from app.schemas.common import NO_NUL
+from app.schemas.common import NO_NUL, refuse_null
 from app.schemas.jobs import (
     Command,
     Environment,
@@ -231,9 +231,7 @@ class TemplateUpdate(BaseModel):
     )
     @classmethod
     def _omit_rather_than_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("leave it out to keep it; it cannot be null")
-        return value
+        return refuse_null(value)
 
     @model_validator(mode="after")
     def _valid(self) -> TemplateUpdate:

@@ -518,20 +518,14 @@ async def _record_missed(
                 ", and more before them" if gave_up else ""
             )
         await _record(session, schedule, due_at, ScheduleRunStatus.missed, message=message)
-    await audit.record(
+    await _audit_failure(
         session,
+        schedule,
         "schedule.missed",
-        actor_username=SCHEDULER,
-        outcome=AuditOutcome.failure,
-        target_type="schedule",
-        target_id=schedule.id,
-        details={
-            "name": schedule.name,
-            "missed": len(missed),
-            "first_due_at": missed[0].isoformat(),
-            "last_due_at": missed[-1].isoformat(),
-            "policy": schedule.missed_policy.value,
-        },
+        missed=len(missed),
+        first_due_at=missed[0].isoformat(),
+        last_due_at=missed[-1].isoformat(),
+        policy=schedule.missed_policy.value,
     )
 
 
@@ -661,21 +655,30 @@ async def _failed(
     await schedules_repo.finish_run(
         session, run_id, ScheduleRunStatus.failed, message=reason[:2000]
     )
+    await _audit_failure(
+        session,
+        schedule,
+        "schedule.failed",
+        due_at=due_at.isoformat(),
+        owner=schedule.owner_username,
+        reason=reason[:2000],
+    )
+    log.warning("schedule %s could not launch at %s: %s", schedule.id, due_at, reason)
+
+
+async def _audit_failure(
+    session: AsyncSession, schedule: Schedule, action: str, **details: Any
+) -> None:
+    """What the scheduler could not do, in the audit log, under its own name."""
     await audit.record(
         session,
-        "schedule.failed",
+        action,
         actor_username=SCHEDULER,
         outcome=AuditOutcome.failure,
         target_type="schedule",
         target_id=schedule.id,
-        details={
-            "name": schedule.name,
-            "due_at": due_at.isoformat(),
-            "owner": schedule.owner_username,
-            "reason": reason[:2000],
-        },
+        details={"name": schedule.name, **details},
     )
-    log.warning("schedule %s could not launch at %s: %s", schedule.id, due_at, reason)
 
 
 async def last_runs(
