@@ -36,7 +36,33 @@ def job_search_text(name: Any, command: Any, script: Any) -> ColumnElement[str]:
     return func.orca_job_search_text(name, command, script)
 
 
-class Job(UUIDPrimaryKey, CreatedAt, Base):
+class JobSpec:
+    """What runs, where and how: the columns a job and a job template share."""
+
+    command: Mapped[str | None] = mapped_column(Text)
+    script: Mapped[str | None] = mapped_column(Text)
+    # None: each system's default shell (DEFAULT_SHELL), so one job can span Linux and Windows.
+    shell: Mapped[Shell | None] = mapped_column(str_enum(Shell, "shell"))
+    # The targets as asked (system ids, group ids, label selectors); a job's resolved systems
+    # are its executions.
+    targets: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Environment values may be secrets: they are sealed with the vault, only names are shown.
+    environment_keys: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    environment_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Where the command starts on each system (None: the account's home, or a WinRM system's).
+    working_directory: Mapped[str | None] = mapped_column(String(1024))
+    timeout_seconds: Mapped[int]
+    priority: Mapped[int] = mapped_column(SmallInteger, default=5, server_default=text("5"))
+    concurrency: Mapped[int | None]
+    failure_threshold_count: Mapped[int | None]
+    failure_threshold_percent: Mapped[int | None] = mapped_column(SmallInteger)
+    max_attempts: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
+    retry_backoff_seconds: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+class Job(JobSpec, UUIDPrimaryKey, CreatedAt, Base):
     """What a user asked for. Its status is derived from its executions."""
 
     __tablename__ = "jobs"
@@ -82,27 +108,6 @@ class Job(UUIDPrimaryKey, CreatedAt, Base):
     )
     # Kept so history names its author after the account is deleted.
     created_by_username: Mapped[str | None] = mapped_column(String(64))
-    command: Mapped[str | None] = mapped_column(Text)
-    script: Mapped[str | None] = mapped_column(Text)
-    # None: each system's default shell (DEFAULT_SHELL), so one job can span Linux and Windows.
-    shell: Mapped[Shell | None] = mapped_column(str_enum(Shell, "shell"))
-    # The targets as asked (system ids, group ids, label selectors); the resolved systems are the
-    # job's executions.
-    targets: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    # Environment values may be secrets: they are sealed with the vault, only names are shown.
-    environment_keys: Mapped[list[str]] = mapped_column(
-        JSONB, default=list, server_default=text("'[]'::jsonb")
-    )
-    environment_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # Where the command starts on each system (None: the account's home, or a WinRM system's).
-    working_directory: Mapped[str | None] = mapped_column(String(1024))
-    timeout_seconds: Mapped[int]
-    priority: Mapped[int] = mapped_column(SmallInteger, default=5, server_default=text("5"))
-    concurrency: Mapped[int | None]
-    failure_threshold_count: Mapped[int | None]
-    failure_threshold_percent: Mapped[int | None] = mapped_column(SmallInteger)
-    max_attempts: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
-    retry_backoff_seconds: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[JobStatus] = mapped_column(

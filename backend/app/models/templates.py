@@ -3,25 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    LargeBinary,
-    SmallInteger,
-    String,
-    Text,
-    func,
-    text,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, str_enum
-from app.models.enums import Shell, TemplateLevel
+from app.models.enums import TemplateLevel
+from app.models.jobs import JobSpec
 
 
-class JobTemplate(UUIDPrimaryKey, Timestamps, Base):
+class JobTemplate(JobSpec, UUIDPrimaryKey, Timestamps, Base):
     """A saved job: what to run, where, and how, with typed parameters filled in at launch."""
 
     __tablename__ = "job_templates"
@@ -33,26 +24,10 @@ class JobTemplate(UUIDPrimaryKey, Timestamps, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(2000))
-    command: Mapped[str | None] = mapped_column(Text)
-    script: Mapped[str | None] = mapped_column(Text)
-    shell: Mapped[Shell | None] = mapped_column(str_enum(Shell, "shell"))
-    targets: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # The parameter definitions (schemas/templates.py Parameter), in the order a form shows them.
     parameters: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )
-    environment_keys: Mapped[list[str]] = mapped_column(
-        JSONB, default=list, server_default=text("'[]'::jsonb")
-    )
-    environment_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    working_directory: Mapped[str | None] = mapped_column(String(1024))
-    timeout_seconds: Mapped[int]
-    priority: Mapped[int] = mapped_column(SmallInteger, default=5, server_default=text("5"))
-    concurrency: Mapped[int | None]
-    failure_threshold_count: Mapped[int | None]
-    failure_threshold_percent: Mapped[int | None] = mapped_column(SmallInteger)
-    max_attempts: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
-    retry_backoff_seconds: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
