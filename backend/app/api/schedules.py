@@ -44,6 +44,7 @@ async def schedules_out(
 ) -> list[ScheduleOut]:
     last = await schedules_service.last_runs(session, schedules)
     names = await schedules_service.template_names(session, schedules)
+    manageable = await schedules_service.manageable(session, principal, schedules)
     out = []
     for schedule in schedules:
         run = last.get(schedule.id)
@@ -73,7 +74,7 @@ async def schedules_out(
                 owner_username=schedule.owner_username,
                 created_at=schedule.created_at,
                 updated_at=schedule.updated_at,
-                can_manage=await schedules_service.can_manage(session, principal, schedule),
+                can_manage=schedule.id in manageable,
             )
         )
     return out

@@ -156,17 +156,30 @@ def schedules_filter(principal: Principal) -> ColumnElement[bool]:
     )
 
 
-async def can_manage(session: AsyncSession, principal: Principal, schedule: Schedule) -> bool:
-    """Its owner, an admin, or whoever may edit its template (with `schedules:manage`)."""
+async def manageable(
+    session: AsyncSession, principal: Principal, schedules: Sequence[Schedule]
+) -> set[uuid.UUID]:
+    """The ids of those the principal may change: their owner, an admin, or whoever may edit
+    the schedule's template (with `schedules:manage`)."""
     if not principal.can(Permission.schedules_manage):
-        return False
-    if principal.role == Role.admin or schedule.owner_id == principal.id:
-        return True
-    template = await common_repo.get_by_id(session, JobTemplate, schedule.template_id)
-    if template is None:
-        return False
-    rights = await templates_service.rights_of(session, principal, [template])
-    return rights[template.id].can_edit
+        return set()
+    if principal.role == Role.admin:
+        return {schedule.id for schedule in schedules}
+    others = [schedule for schedule in schedules if schedule.owner_id != principal.id]
+    templates = await common_repo.get_many(
+        session, JobTemplate, list({schedule.template_id for schedule in others})
+    )
+    rights = await templates_service.rights_of(session, principal, templates)
+    return {
+        schedule.id
+        for schedule in schedules
+        if schedule.owner_id == principal.id
+        or (schedule.template_id in rights and rights[schedule.template_id].can_edit)
+    }
+
+
+async def can_manage(session: AsyncSession, principal: Principal, schedule: Schedule) -> bool:
+    return schedule.id in await manageable(session, principal, [schedule])
 
 
 async def get(
