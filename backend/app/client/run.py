@@ -333,6 +333,10 @@ async def follow(
         if handled:
             loop.remove_signal_handler(signal.SIGINT)
     if detached:
+        if pending:
+            # A second Ctrl-C right after the first must not lose the first one's cancel
+            # (asyncio.run would cancel the request on the way out); a third one leaves now.
+            await asyncio.wait(pending, timeout=10)
         state = "is stopping" if cancel_on_interrupt and interrupts > 1 else "goes on"
         raise Interrupted(f"stopped following job {job_id}; it {state} on the server")
     final = dict(await api.get(f"/jobs/{job_id}"))
