@@ -285,15 +285,27 @@ def rotate_keys() -> None:
         )
 
 
-@cli.command("retention")
+# A group only so that the client's `orca retention report` (app/client/) can sit under it;
+# without a subcommand it is the database command it always was.
+retention_cli = typer.Typer(invoke_without_command=True)
+cli.add_typer(retention_cli, name="retention")
+
+
+@retention_cli.callback()
 def retention_command(
+    ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only report what would be removed.")
     ] = False,
 ) -> None:
     """Apply the retention policy now (ORCA_RETENTION_OUTPUT_DAYS, ORCA_RETENTION_JOBS_DAYS), as
     the workers' hourly run does; with --dry-run, report what it would remove and change
-    nothing. The audit log is never removed."""
+    nothing. The audit log is never removed. `orca retention report` asks a server instead,
+    as a user logged in with `orca login`."""
+    if ctx.invoked_subcommand is not None:
+        if dry_run:
+            _fail(f"--dry-run is for `orca retention` itself, not `{ctx.invoked_subcommand}`")
+        return
     from app.core.db import create_engine, create_sessionmaker
     from app.services import retention
 
@@ -452,7 +464,7 @@ def _database_url(settings: Settings) -> str:
 
 
 # The client commands (login, run, systems, jobs, audit, ...): app/client/.
-register_client(cli)
+register_client(cli, retention=retention_cli)
 
 
 def main() -> None:

@@ -70,6 +70,7 @@ def server(
         ORCA_API_PORT=str(port),
         ORCA_WORKER_HEARTBEAT_SECONDS="0.5",
         ORCA_HEALTH_CHECK_SECONDS="0",
+        ORCA_SCHEDULE_TICK_SECONDS="1",  # a schedule made due runs within a second
         ORCA_LOG_FORMAT="console",
         ORCA_LOGIN_MAX_FAILURES_PER_USER="1000",
         ORCA_LOGIN_MAX_FAILURES_PER_IP="1000",

@@ -2,7 +2,8 @@
 
 `orca login` keeps a session per server (config.py); every other client command sends its
 requests through one `Api` (http.py), which refreshes the session when its access token
-expires. `orca run` and `orca jobs logs --follow` stream over the WebSocket (stream.py, run.py).
+expires. `orca run`, `orca jobs logs --follow` and `orca templates launch` stream over the
+WebSocket (stream.py, run.py).
 Exit codes are listed in errors.py. Nothing here touches the database: the server decides.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 import typer
 
 
-def register(cli: typer.Typer) -> None:
-    """Add the client commands to the `orca` command."""
-    from app.client import audit, auth, jobs, run, systems
+def register(cli: typer.Typer, *, retention: typer.Typer | None = None) -> None:
+    """Add the client commands to the `orca` command (and `report` to its `retention`
+    group, whose own callback is the server-side database command)."""
+    from app.client import audit, auth, jobs, run, schedules, systems, templates
+    from app.client import retention as retention_client
 
     cli.command("login")(auth.login)
     cli.command("logout")(auth.logout)
@@ -26,3 +29,7 @@ def register(cli: typer.Typer) -> None:
     cli.add_typer(systems.app, name="systems")
     cli.add_typer(jobs.app, name="jobs")
     cli.add_typer(audit.app, name="audit")
+    cli.add_typer(templates.app, name="templates")
+    cli.add_typer(schedules.app, name="schedules")
+    if retention is not None:
+        retention.command("report")(retention_client.report)

@@ -102,6 +102,20 @@ async def credential_id(api: Api, ref: str) -> str:
     return str((await _by_name(api, "/credentials", "credential", ref))["id"])
 
 
+async def template(api: Api, ref: str) -> dict[str, Any]:
+    """A job template by id or name (names are unique, compared without case)."""
+    if (found := as_uuid(ref)) is not None:
+        return dict(await api.get(f"/templates/{found}"))
+    return await _by_name(api, "/templates", "template", ref)
+
+
+async def schedule(api: Api, ref: str) -> dict[str, Any]:
+    """A schedule by id or name (names are unique, compared without case)."""
+    if (found := as_uuid(ref)) is not None:
+        return dict(await api.get(f"/schedules/{found}"))
+    return await _by_name(api, "/schedules", "schedule", ref)
+
+
 async def job_id(api: Api, ref: str) -> str:
     """A job id, or `last`: the latest job you submitted."""
     if (found := as_uuid(ref)) is not None:

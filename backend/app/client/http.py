@@ -203,6 +203,14 @@ class Api:
         response = await self.request("POST", path, json=body, **kwargs)
         return self._json(response)
 
+    async def patch(self, path: str, body: Any) -> Any:
+        response = await self.request("PATCH", path, json=body)
+        return self._json(response)
+
+    async def delete(self, path: str) -> Any:
+        response = await self.request("DELETE", path)
+        return self._json(response)
+
     @contextlib.asynccontextmanager
     async def stream(
         self, method: str, path: str, *, params: Any = None

@@ -98,7 +98,7 @@ class Output:
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(_plain(cell) for cell in row))
         self._print_table(table)
 
     def fields(self, pairs: Iterable[tuple[str, str | Text | None]]) -> None:
@@ -108,7 +108,7 @@ class Output:
         table.add_column(overflow="fold")
         for key, value in pairs:
             if value is not None and value != "":
-                table.add_row(key, value)
+                table.add_row(key, _plain(value))
         self._print_table(table)
 
     def _print_table(self, table: Table) -> None:
@@ -129,6 +129,11 @@ class Output:
                     style="dim",
                 )
             )
+
+
+def _plain(cell: str | Text) -> Text:
+    """Text as it is: a name, command or pattern such as `[a-z]+` is not rich markup."""
+    return Text(cell) if isinstance(cell, str) else cell
 
 
 def status(value: str | None) -> Text:
