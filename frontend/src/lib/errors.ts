@@ -55,12 +55,16 @@ export function problemOf(
   };
 }
 
-/** The message for one form field, matching the API's field path (`targets.systems`, `body.name`). */
+/** The message for one form field, matching the API's field path (`targets.systems`,
+ * `body.name`, `parameters[0].name` or `parameters.0.name`). */
 export function fieldMessage(problem: ApiProblem | null, field: string): string | undefined {
   if (!problem) return undefined;
   const match = problem.fields.find(
     (item) =>
-      item.field === field || item.field === `body.${field}` || item.field.startsWith(`${field}.`),
+      item.field === field ||
+      item.field === `body.${field}` ||
+      item.field.startsWith(`${field}.`) ||
+      item.field.startsWith(`${field}[`),
   );
   if (match) return match.message;
   return problem.message.startsWith(`${field}:`)

@@ -36,3 +36,23 @@ export function bytes(n: number): string {
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
+
+/** A moment in a named time zone, with the zone's name: "Thu, 12 Mar 2026, 03:00 CET". */
+export function whenIn(iso: string | null | undefined, timeZone: string): string {
+  if (!iso) return "—";
+  try {
+    // dateStyle and timeStyle cannot be combined with timeZoneName: the parts are spelled out.
+    return new Intl.DateTimeFormat(undefined, {
+      weekday: "short",
+      year: "numeric",
+      month: "short",
+      day: "numeric",
+      hour: "numeric",
+      minute: "2-digit",
+      timeZone,
+      timeZoneName: "short",
+    }).format(new Date(iso));
+  } catch {
+    return when(iso); // a zone this browser does not know
+  }
+}

@@ -13,6 +13,10 @@ const STATUS: Record<string, Colour> = {
   timed_out: "warning",
   error: "error",
   cancelled: "default",
+  // What became of a schedule's due time.
+  launched: "success",
+  missed: "warning",
+  skipped: "default",
 };
 
 const HEALTH: Record<string, Colour> = {
@@ -37,7 +41,7 @@ const HEALTH_LABEL: Record<string, string> = {
   error: "error",
 };
 
-/** An execution's or job's status. */
+/** An execution's, job's or schedule run's status. */
 export function StatusChip({
   status,
   size = "small",
