@@ -7,7 +7,17 @@ import tseslint from "typescript-eslint";
 
 // Layers import downwards only: shared code (components, hooks, lib, config, client) → features
 // → app, and no feature imports another (bulletproof-react's project structure).
-const FEATURES = ["admin", "audit", "auth", "credentials", "dashboard", "jobs", "systems"];
+const FEATURES = [
+  "admin",
+  "audit",
+  "auth",
+  "credentials",
+  "dashboard",
+  "jobs",
+  "schedules",
+  "systems",
+  "templates",
+];
 const UPWARDS = {
   group: ["../*", "./*/../*"],
   message: "Import with @/ rather than a relative path upwards.",

@@ -37,6 +37,30 @@ const router = createBrowserRouter([
       { path: "jobs", element: page(() => import("@/app/routes/jobs/list")) },
       { path: "jobs/new", element: page(() => import("@/app/routes/jobs/new")) },
       { path: "jobs/:jobId", element: page(() => import("@/app/routes/jobs/detail")) },
+      { path: "templates", element: page(() => import("@/app/routes/templates/list")) },
+      { path: "templates/new", element: page(() => import("@/app/routes/templates/edit")) },
+      {
+        path: "templates/:templateId",
+        element: page(() => import("@/app/routes/templates/detail")),
+      },
+      {
+        path: "templates/:templateId/edit",
+        element: page(() => import("@/app/routes/templates/edit")),
+      },
+      {
+        path: "templates/:templateId/launch",
+        element: page(() => import("@/app/routes/templates/launch")),
+      },
+      { path: "schedules", element: page(() => import("@/app/routes/schedules/list")) },
+      { path: "schedules/new", element: page(() => import("@/app/routes/schedules/edit")) },
+      {
+        path: "schedules/:scheduleId",
+        element: page(() => import("@/app/routes/schedules/detail")),
+      },
+      {
+        path: "schedules/:scheduleId/edit",
+        element: page(() => import("@/app/routes/schedules/edit")),
+      },
       { path: "audit", element: page(() => import("@/app/routes/audit")) },
       { path: "admin/:section", element: page(() => import("@/app/routes/admin")) },
       { path: "admin", element: page(() => import("@/app/routes/admin")) },

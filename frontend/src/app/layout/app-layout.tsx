@@ -5,7 +5,9 @@ import Brightness7 from "@mui/icons-material/Brightness7";
 import BrightnessAuto from "@mui/icons-material/BrightnessAuto";
 import Dashboard from "@mui/icons-material/Dashboard";
 import Dns from "@mui/icons-material/Dns";
+import EventRepeat from "@mui/icons-material/EventRepeat";
 import Keyboard from "@mui/icons-material/Keyboard";
+import LibraryBooks from "@mui/icons-material/LibraryBooks";
 import MenuIcon from "@mui/icons-material/Menu";
 import PlayCircle from "@mui/icons-material/PlayCircle";
 import ReceiptLong from "@mui/icons-material/ReceiptLong";
@@ -52,6 +54,18 @@ type NavItem = {
 const NAV: NavItem[] = [
   { to: paths.dashboard, label: "Dashboard", icon: <Dashboard />, match: (p) => p === "/" },
   { to: paths.jobs, label: "Jobs", icon: <PlayCircle />, match: (p) => p.startsWith("/jobs") },
+  {
+    to: paths.templates,
+    label: "Templates",
+    icon: <LibraryBooks />,
+    match: (p) => p.startsWith("/templates"),
+  },
+  {
+    to: paths.schedules,
+    label: "Schedules",
+    icon: <EventRepeat />,
+    match: (p) => p.startsWith("/schedules"),
+  },
   { to: paths.systems, label: "Systems", icon: <Dns />, match: (p) => p.startsWith("/systems") },
   {
     to: paths.credentials,
@@ -104,6 +118,8 @@ export function AppLayout() {
     () => [
       { keys: "g d", description: "Go to the dashboard", run: () => navigate(paths.dashboard) },
       { keys: "g j", description: "Go to jobs", run: () => navigate(paths.jobs) },
+      { keys: "g t", description: "Go to templates", run: () => navigate(paths.templates) },
+      { keys: "g c", description: "Go to schedules (cron)", run: () => navigate(paths.schedules) },
       { keys: "g s", description: "Go to systems", run: () => navigate(paths.systems) },
       { keys: "g a", description: "Go to the audit log", run: () => navigate(paths.audit) },
       { keys: "n", description: "New job", run: () => navigate(paths.newJob) },
