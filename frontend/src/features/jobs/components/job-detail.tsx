@@ -30,6 +30,7 @@ import { ago, bytes, duration } from "@/lib/format";
 import type { AppStore } from "@/lib/store";
 import { MONO } from "@/lib/theme";
 import { ExecutionsList } from "@/features/jobs/components/executions-list";
+import { JobOrigin } from "@/features/jobs/components/job-origin";
 import { OutputViewer, type StreamChoice } from "@/features/jobs/components/output-viewer";
 import { StatusGrid } from "@/features/jobs/components/status-grid";
 import { useExecutionOutput } from "@/features/jobs/hooks/use-execution-output";
@@ -153,6 +154,7 @@ export function JobDetail({ job }: { job: JobOut }) {
         )}
       <Card sx={{ mb: 2 }}>
         <CardContent>
+          <JobOrigin job={job} />
           <Box sx={{ display: "flex", flexWrap: "wrap", alignItems: "center", gap: 1.5, mb: 1.5 }}>
             <StatusChip status={status} size="medium" />
             <Typography variant="body2" aria-live="polite">
