@@ -118,5 +118,9 @@ def test_audit_verify_asks_the_server_unless_told_to_read_the_database(
 def test_help_lists_the_server_and_client_commands() -> None:
     result = _orca(["--help"], {"COLUMNS": "120", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
-    for command in ("up", "api", "worker", "login", "logout", "run", "systems", "jobs", "audit"):
+    commands = (
+        *("up", "api", "worker", "migrate", "retention", "healthcheck"),
+        *("login", "logout", "run", "systems", "jobs", "templates", "schedules", "audit"),
+    )
+    for command in commands:
         assert re.search(rf"^│ {command} ", result.stdout, re.M), command
