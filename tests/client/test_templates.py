@@ -122,6 +122,11 @@ def test_list_show_and_launch_with_typed_values(
     assert job["job"]["parameters"] == {
         "count": 3, "dry": True, "env": "prod", "who": "Ann O'Neil", "code": 0,
     }  # fmt: skip
+    human = orca("jobs", "show", match.group(1))
+    assert re.search(rf"^template +{template['id']} \(version 1\)$", human.stdout, re.M)
+    assert "parameters code=0, count=3, dry=true, env=prod, who=Ann O'Neil" in " ".join(
+        human.stdout.split()
+    )
     audit = orca.json("audit", "ls", "--action", "template.launch", "--target-id", template["id"])
     assert len(audit) == 1
     for text in (launched.stdout, launched.stderr, json.dumps(job), json.dumps(audit)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
@@ -153,6 +154,26 @@ def show_job(
                 ("concurrency", str(found.get("concurrency") or "unlimited")),
                 ("environment", ", ".join(found.get("environment_keys", []))),
                 ("rerun of", found.get("source_job_id")),
+                (
+                    "template",
+                    f"{found['template_id']} (version {found.get('template_version')})"
+                    if found.get("template_id")
+                    else None,
+                ),
+                ("schedule", found.get("schedule_id")),
+                (
+                    "parameters",
+                    ", ".join(
+                        f"{name}={value if isinstance(value, str) else json.dumps(value)}"
+                        for name, value in sorted(found["parameters"].items())
+                    )
+                    if found.get("parameters")
+                    else None,
+                ),
+                (
+                    "output removed",
+                    when(found["output_purged_at"]) if found.get("output_purged_at") else None,
+                ),
                 (
                     "cancelled at",
                     when(found["cancel_requested_at"])
