@@ -2057,7 +2057,7 @@ export type TemplateCreate = {
 };
 export type TemplateUpdate = {
   access?: TemplateAccess[];
-  command?: string | null;
+  command?: string;
   concurrency?: number | null;
   description?: string | null;
   environment?: {
@@ -2068,7 +2068,7 @@ export type TemplateUpdate = {
   parameters?: Parameter[];
   priority?: number;
   retries?: Retries | null;
-  script?: string | null;
+  script?: string;
   shell?: Shell | null;
   targets?: Targets;
   timeout_seconds?: number;
