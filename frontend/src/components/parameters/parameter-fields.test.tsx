@@ -100,6 +100,6 @@ describe("ParameterFields", () => {
     const token = screen.getByLabelText(/API token/);
     expect(token).not.toBeRequired();
     expect(token).toHaveAttribute("placeholder", "stored");
-    expect(screen.getByText(/A value is stored \(never shown\)/)).toBeInTheDocument();
+    expect(screen.getByText(/a value is stored \(never shown\)/)).toBeInTheDocument();
   });
 });

@@ -111,8 +111,8 @@ export function ParameterFields({
 
         const text = typeof current === "string" ? current : "";
         const secretHint = stored
-          ? `A value is stored (never shown). Type a new one to replace it. Reaches the command as ${envName(parameter)}.`
-          : `Never shown again; reaches the command only as ${envName(parameter)}.`;
+          ? `a value is stored (never shown): type a new one to replace it; reaches the command as ${envName(parameter)}`
+          : `never shown again; reaches the command only as ${envName(parameter)}`;
         return (
           <TextField
             key={name}

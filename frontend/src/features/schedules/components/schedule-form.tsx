@@ -32,7 +32,7 @@ import { ParameterFields } from "@/components/parameters/parameter-fields";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { useDebounced } from "@/hooks/use-debounced";
 import { usePermissions } from "@/hooks/use-permissions";
-import { fieldMessage, problemOf } from "@/lib/errors";
+import { fieldMessage, problemOf, type ApiProblem } from "@/lib/errors";
 import { initialDraft, labelOf, valuesOf, type ParameterDraft } from "@/lib/parameters";
 import { MONO } from "@/lib/theme";
 import { NextRuns } from "@/features/schedules/components/next-runs";
@@ -91,6 +91,8 @@ export function ScheduleForm({
   const [skipIfRunning, setSkipIfRunning] = useState(schedule?.skip_if_running ?? true);
   const [draft, setDraft] = useState<{ templateId: string; values: ParameterDraft } | null>(null);
   const [localError, setLocalError] = useState<string>();
+  // Secret values to type again, marked on their inputs as the API would mark them.
+  const [retype, setRetype] = useState<string[]>([]);
 
   const searched = useDebounced(templateSearch, 250);
   const templates = useListTemplatesQuery({ q: searched || undefined, limit: 20 });
@@ -123,6 +125,17 @@ export function ScheduleForm({
   const [update, updated] = useUpdateScheduleMutation();
   const error = created.error ?? updated.error;
   const problem = problemOf(error);
+  const parametersProblem: ApiProblem | null = retype.length
+    ? {
+        status: 0,
+        code: "retype",
+        message: "",
+        fields: retype.map((name) => ({
+          field: `parameters.${name}`,
+          message: "type it again: changing the values replaces them all",
+        })),
+      }
+    : problem;
   const help = (field: string, fallback?: string) => fieldMessage(problem, field) ?? fallback;
   const bad = (field: string) => Boolean(fieldMessage(problem, field));
   const cronMessage = fieldMessage(problem, "cron") ?? fieldMessage(previewProblem, "cron");
@@ -131,6 +144,7 @@ export function ScheduleForm({
   async function submit(event: FormEvent) {
     event.preventDefault();
     setLocalError(undefined);
+    setRetype([]);
     if (!template) {
       setLocalError("Choose the template it launches.");
       return;
@@ -169,6 +183,7 @@ export function ScheduleForm({
       const missing = (parameters ?? []).filter(
         (parameter) => storedSecrets.includes(parameter.name) && !values[parameter.name],
       );
+      setRetype(missing.map((parameter) => parameter.name));
       if (missing.length) {
         setLocalError(
           `Changing the values replaces all of them: type the secret ${missing
@@ -252,7 +267,7 @@ export function ScheduleForm({
               parameters={parameters}
               value={values}
               onChange={(next) => setDraft({ templateId: template!.id, values: next })}
-              problem={problem}
+              problem={parametersProblem}
               storedSecrets={draft ? [] : storedSecrets}
             />
           )}
@@ -330,10 +345,14 @@ export function ScheduleForm({
             </Box>
           </Box>
           {!schedule && (
-            <FormControlLabel
-              control={<Switch checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />}
-              label="Enabled: start running at the next due time"
-            />
+            <Box>
+              <FormControlLabel
+                control={
+                  <Switch checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />
+                }
+                label="Enabled: start running at the next due time"
+              />
+            </Box>
           )}
         </Section>
         <Section title="When a run is missed or busy">

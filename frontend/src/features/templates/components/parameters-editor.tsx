@@ -41,12 +41,9 @@ function DefaultInput({
   };
   if (def.type === "secret") {
     return (
-      <TextField
-        label="Default"
-        value=""
-        disabled
-        helperText="A secret has no default (it would be stored plain)"
-      />
+      <Typography variant="body2" color="text.secondary" sx={{ alignSelf: "center" }}>
+        No default: a secret's would be stored plain.
+      </Typography>
     );
   }
   if (def.type === "boolean") {
@@ -169,7 +166,12 @@ export function ParametersEditor({
                   value={def.name}
                   onChange={(event) => update(index, { name: event.target.value })}
                   error={Boolean(nameProblem)}
-                  helperText={nameProblem ?? `In the command: {{ ${def.name || "name"} }}`}
+                  helperText={
+                    nameProblem ??
+                    (def.type === "secret"
+                      ? `In the command: $ORCA_PARAM_${(def.name || "name").toUpperCase()}`
+                      : `In the command: {{ ${def.name || "name"} }}`)
+                  }
                   slotProps={{
                     htmlInput: { style: { fontFamily: MONO }, spellCheck: false, maxLength: 64 },
                   }}

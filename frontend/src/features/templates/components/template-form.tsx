@@ -20,6 +20,7 @@ import {
   type Shell,
   type TemplateCreate,
   type TemplateOut,
+  type TemplateUpdate,
 } from "@/client/orca-api";
 import { TargetPicker } from "@/components/targets/target-picker";
 import { PageLoading } from "@/components/ui/page-loading";
@@ -110,6 +111,11 @@ export function TemplateForm({
   const storedKeys = template?.environment_keys ?? [];
   const text = mode === "command" ? command : script;
   const named = parameters.map((def) => def.name).filter(Boolean);
+  // A secret never goes into the command text (the API refuses it): it is read from the
+  // environment, so it is not offered for insertion.
+  const insertable = parameters
+    .filter((def) => def.name && def.type !== "secret")
+    .map((def) => def.name);
   const unknown = placeholders(text).filter((used) => !named.includes(used));
 
   function insert(parameter: string) {
@@ -126,7 +132,7 @@ export function TemplateForm({
     const env = parseEnvironment(environment);
     setLocalError(env.error);
     if (env.error) return;
-    const body: TemplateCreate = {
+    const body = {
       name: name.trim(),
       description: description.trim() || null,
       targets: toTargets(targets),
@@ -146,7 +152,7 @@ export function TemplateForm({
       access: access
         .filter((row) => row.team.trim())
         .map((row) => ({ ...row, team: row.team.trim() })),
-    };
+    } satisfies TemplateCreate & TemplateUpdate;
     if (!template) {
       const result = await create({ templateCreate: { ...body, environment: env.values } });
       if ("data" in result && result.data) onSaved(result.data);
@@ -275,12 +281,12 @@ export function TemplateForm({
               </Typography>
             </Box>
           )}
-          {named.length > 0 && (
+          {insertable.length > 0 && (
             <Box sx={{ display: "flex", flexWrap: "wrap", gap: 0.5, alignItems: "center" }}>
               <Typography variant="body2" color="text.secondary" sx={{ mr: 0.5 }}>
                 Insert:
               </Typography>
-              {named.map((parameter) => (
+              {insertable.map((parameter) => (
                 <Chip
                   key={parameter}
                   size="small"
