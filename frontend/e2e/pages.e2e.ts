@@ -10,6 +10,8 @@ const stack = inject("stack");
 let browser: Browser;
 let jobId = "";
 let systemId = "";
+let templateId = "";
+let scheduleId = "";
 
 type PageCase = { name: string; path: () => string; ready: (page: Page) => Promise<unknown> };
 
@@ -82,6 +84,44 @@ const PAGES: PageCase[] = [
       page.getByRole("table", { name: "Grants" }).getByText("watchers").waitFor(),
   },
   { name: "account", path: () => "/account", ready: heading("Your account") },
+  {
+    name: "templates",
+    path: () => "/templates",
+    ready: async (page) =>
+      page.getByRole("table", { name: "Templates" }).getByText("rotate-logs").waitFor(),
+  },
+  {
+    name: "template",
+    path: () => `/templates/${templateId}`,
+    ready: async (page) => page.getByRole("table", { name: "Parameters" }).waitFor(),
+  },
+  { name: "new-template", path: () => "/templates/new", ready: heading("New template") },
+  {
+    name: "edit-template",
+    path: () => `/templates/${templateId}/edit`,
+    ready: async (page) => page.getByRole("group", { name: "Parameter 5" }).waitFor(),
+  },
+  {
+    name: "launch-template",
+    path: () => `/templates/${templateId}/launch`,
+    ready: async (page) => page.getByTestId("parameter-fields").waitFor(),
+  },
+  {
+    name: "schedules",
+    path: () => "/schedules",
+    ready: async (page) =>
+      page.getByRole("table", { name: "Schedules" }).getByText("nightly-rotate").waitFor(),
+  },
+  {
+    name: "schedule",
+    path: () => `/schedules/${scheduleId}`,
+    ready: async (page) => page.getByRole("list", { name: "Next runs" }).waitFor(),
+  },
+  {
+    name: "new-schedule",
+    path: () => `/schedules/new?template=${templateId}`,
+    ready: async (page) => page.getByTestId("next-runs").waitFor(),
+  },
 ];
 
 beforeAll(async () => {
@@ -95,6 +135,31 @@ beforeAll(async () => {
   await api.finished(jobId);
   const systems = await api.call<{ items: { id: string }[] }>("GET", "/systems?q=web-1");
   systemId = systems.items[0]!.id;
+  // A template with a parameter of every type, and a schedule of it.
+  const template = await api.call<{ id: string }>("POST", "/templates", {
+    name: "rotate-logs",
+    description: "Rotate and compress the application logs",
+    command: "logrotate -v {{ config }} --count {{ keep }} {{ mode }}",
+    shell: "sh",
+    targets: { groups: ["web"] },
+    parameters: [
+      { name: "config", label: "Config file", pattern: "/[a-z/.]+", default: "/etc/app.conf" },
+      { name: "keep", type: "integer", minimum: 1, maximum: 30, default: 7 },
+      { name: "force", type: "boolean", required: false },
+      { name: "mode", type: "choice", choices: ["daily", "weekly"], default: "daily" },
+      { name: "token", label: "Upload token", type: "secret", required: false },
+    ],
+    access: [{ team: "watchers", level: "launch" }],
+  });
+  templateId = template.id;
+  const schedule = await api.call<{ id: string }>("POST", "/schedules", {
+    name: "nightly-rotate",
+    template: templateId,
+    cron: "0 3 * * *",
+    timezone: "Europe/Berlin",
+    parameters: { keep: 14, token: "never-shown" },
+  });
+  scheduleId = schedule.id;
 });
 
 afterAll(async () => {
