@@ -21,7 +21,9 @@ export function JobOrigin({ job }: { job: JobOut }) {
     { scheduleId: job.schedule_id ?? "" },
     { skip: !job.schedule_id },
   );
-  if (!job.template_id && !job.schedule_id && !job.parameters) return null;
+  // A template deleted since leaves its version behind (the job's link to it is cleared).
+  const fromTemplate = Boolean(job.template_id) || job.template_version !== null;
+  if (!fromTemplate && !job.schedule_id && !job.parameters) return null;
   const values = Object.entries(job.parameters ?? {});
   const secrets = (template.data?.parameters ?? []).filter(
     (parameter) => parameter.type === "secret",
@@ -30,15 +32,15 @@ export function JobOrigin({ job }: { job: JobOut }) {
   return (
     <Box sx={{ mb: 1.5 }} data-testid="job-origin">
       <Typography variant="body2" component="div">
-        {job.template_id && (
+        {fromTemplate && (
           <>
             From template{" "}
-            {template.data ? (
+            {template.data && job.template_id ? (
               <Link component={RouterLink} to={paths.template(job.template_id)}>
                 {template.data.name}
               </Link>
             ) : (
-              <em>{template.isLoading ? "…" : "no longer available"}</em>
+              <em>{template.isLoading ? "…" : "since deleted or out of your sight"}</em>
             )}{" "}
             (v{job.template_version ?? "?"}
             {template.data && template.data.version !== job.template_version
@@ -47,16 +49,16 @@ export function JobOrigin({ job }: { job: JobOut }) {
             )
           </>
         )}
-        {job.template_id && job.schedule_id && ", "}
+        {fromTemplate && job.schedule_id && ", "}
         {job.schedule_id && (
           <>
-            {job.template_id ? "launched by schedule " : "Launched by schedule "}
+            {fromTemplate ? "launched by schedule " : "Launched by schedule "}
             {schedule.data ? (
               <Link component={RouterLink} to={paths.schedule(job.schedule_id)}>
                 {schedule.data.name}
               </Link>
             ) : (
-              <em>{schedule.isLoading ? "…" : "no longer available"}</em>
+              <em>{schedule.isLoading ? "…" : "since deleted or out of your sight"}</em>
             )}
           </>
         )}

@@ -96,9 +96,14 @@ export function ScheduleForm({
 
   const searched = useDebounced(templateSearch, 250);
   const templates = useListTemplatesQuery({ q: searched || undefined, limit: 20 });
-  const options = (templates.data?.items ?? [])
+  const launchable = (templates.data?.items ?? [])
     .filter((item) => item.can_launch)
     .map((item) => ({ id: item.id, name: item.name }));
+  // The one chosen stays an option while another search is shown.
+  const options =
+    template && !launchable.some((item) => item.id === template.id)
+      ? [template, ...launchable]
+      : launchable;
   const chosen = useGetTemplateQuery({ templateId: template?.id ?? "" }, { skip: !template });
   const parameters = chosen.data && chosen.data.id === template?.id ? chosen.data.parameters : null;
   const sameTemplate = Boolean(schedule && template?.id === schedule.template_id);

@@ -74,7 +74,10 @@ export function TemplateForm({
   const [mode, setMode] = useState<"command" | "script">(template?.script ? "script" : "command");
   const [command, setCommand] = useState(template?.command ?? "");
   const [script, setScript] = useState(template?.script ?? "");
-  const [shell, setShell] = useState<Shell | "">(template?.shell ?? "sh");
+  const [shell, setShell] = useState<Shell | "">(
+    // New templates default to sh, where text parameters can be quoted into the command.
+    template ? (template.shell ?? "") : "sh",
+  );
   const [parameters, setParameters] = useState<ParameterDef[]>(() =>
     (template?.parameters ?? []).map(defOf),
   );
