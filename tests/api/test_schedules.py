@@ -138,6 +138,14 @@ async def test_a_schedule_shows_its_next_runs_and_pauses(
     assert (
         stored is not None and stored.secrets_sealed and b"tok-sekret" not in stored.secrets_sealed
     )
+    # A change of values keeps a stored secret that was not sent again (nobody can read it
+    # back to send it).
+    changed = await client.patch(
+        url, json={"parameters": {"env": "staging"}}, headers=admin.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["parameters"] == {"env": "staging"}
+    assert changed.json()["secret_parameters"] == ["token"]
     runs_page = await client.get(f"{url}/runs", headers=admin.headers)
     assert runs_page.status_code == 200 and runs_page.json()["items"] == []
     preview = await client.post(

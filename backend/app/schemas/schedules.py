@@ -60,7 +60,9 @@ class ScheduleCreate(BaseModel):
 
 class ScheduleUpdate(BaseModel):
     """Only what is given changes. A change to what runs (template, parameters) or when
-    (cron, time zone) makes the caller the schedule's owner: it runs as them from then on."""
+    (cron, time zone) makes the caller the schedule's owner: it runs as them from then on.
+    `parameters` replaces the values, except that a secret one left out keeps its stored
+    value (secrets are never shown, so nobody could send them back)."""
 
     model_config = {"extra": "forbid"}
 

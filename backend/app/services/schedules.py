@@ -365,7 +365,19 @@ async def update(
         template = await _template_for_launch(
             session, principal, body.template or str(schedule.template_id)
         )
-        given = body.parameters if body.parameters is not None else _stored_values(schedule, vault)
+        stored = _stored_values(schedule, vault)
+        if body.parameters is None:
+            given = stored
+        else:
+            # Secret values are write-only, so a form cannot send them back: those left out
+            # keep their stored value (for parameters the template still calls secret).
+            secret = {
+                each.name
+                for each in templates_service.parameters_of(template)
+                if each.type == ParameterType.secret
+            }
+            kept = {name: stored[name] for name in secret & set(stored)}
+            given = {**kept, **body.parameters}
         plain, secrets = _split_values(template, given)
         values.update(
             template_id=template.id,
