@@ -32,8 +32,8 @@ import { ParameterFields } from "@/components/parameters/parameter-fields";
 import { ProblemAlert } from "@/components/ui/problem-alert";
 import { useDebounced } from "@/hooks/use-debounced";
 import { usePermissions } from "@/hooks/use-permissions";
-import { fieldMessage, problemOf, type ApiProblem } from "@/lib/errors";
-import { initialDraft, labelOf, valuesOf, type ParameterDraft } from "@/lib/parameters";
+import { fieldMessage, problemOf } from "@/lib/errors";
+import { initialDraft, valuesOf, type ParameterDraft } from "@/lib/parameters";
 import { MONO } from "@/lib/theme";
 import { NextRuns } from "@/features/schedules/components/next-runs";
 import {
@@ -91,8 +91,6 @@ export function ScheduleForm({
   const [skipIfRunning, setSkipIfRunning] = useState(schedule?.skip_if_running ?? true);
   const [draft, setDraft] = useState<{ templateId: string; values: ParameterDraft } | null>(null);
   const [localError, setLocalError] = useState<string>();
-  // Secret values to type again, marked on their inputs as the API would mark them.
-  const [retype, setRetype] = useState<string[]>([]);
 
   const searched = useDebounced(templateSearch, 250);
   const templates = useListTemplatesQuery({ q: searched || undefined, limit: 20 });
@@ -130,17 +128,6 @@ export function ScheduleForm({
   const [update, updated] = useUpdateScheduleMutation();
   const error = created.error ?? updated.error;
   const problem = problemOf(error);
-  const parametersProblem: ApiProblem | null = retype.length
-    ? {
-        status: 0,
-        code: "retype",
-        message: "",
-        fields: retype.map((name) => ({
-          field: `parameters.${name}`,
-          message: "type it again: changing the values replaces them all",
-        })),
-      }
-    : problem;
   const help = (field: string, fallback?: string) => fieldMessage(problem, field) ?? fallback;
   const bad = (field: string) => Boolean(fieldMessage(problem, field));
   const cronMessage = fieldMessage(problem, "cron") ?? fieldMessage(previewProblem, "cron");
@@ -149,7 +136,6 @@ export function ScheduleForm({
   async function submit(event: FormEvent) {
     event.preventDefault();
     setLocalError(undefined);
-    setRetype([]);
     if (!template) {
       setLocalError("Choose the template it launches.");
       return;
@@ -184,19 +170,7 @@ export function ScheduleForm({
     if (Number(grace) !== schedule.grace_seconds) change.grace_seconds = Number(grace);
     if (skipIfRunning !== schedule.skip_if_running) change.skip_if_running = skipIfRunning;
     if (change.template || (draft && draft.templateId === template.id)) {
-      // The values given replace the stored ones, secret ones too: those must be typed again.
-      const missing = (parameters ?? []).filter(
-        (parameter) => storedSecrets.includes(parameter.name) && !values[parameter.name],
-      );
-      setRetype(missing.map((parameter) => parameter.name));
-      if (missing.length) {
-        setLocalError(
-          `Changing the values replaces all of them: type the secret ${missing
-            .map(labelOf)
-            .join(", ")} again.`,
-        );
-        return;
-      }
+      // A stored secret left blank keeps its value (the API keeps what is not sent again).
       change.parameters = given;
     }
     if (Object.keys(change).length === 0) {
@@ -272,7 +246,7 @@ export function ScheduleForm({
               parameters={parameters}
               value={values}
               onChange={(next) => setDraft({ templateId: template!.id, values: next })}
-              problem={parametersProblem}
+              problem={problem}
               storedSecrets={draft ? [] : storedSecrets}
             />
           )}
