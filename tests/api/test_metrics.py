@@ -123,9 +123,11 @@ async def test_the_scrape_token_and_nothing_else_gets_in_without_a_login(
 
 
 async def test_without_a_configured_token_no_bearer_string_is_one(
-    test_services: TestServices, redis: object
+    test_services: TestServices, fresh_database_url: str, redis: object
 ) -> None:
-    application = create_app(make_settings(test_services.database_url, test_services.redis_url))
+    # A database of its own: this app commits (the refusal's audit row), and the shared one
+    # must hold only what tests roll back.
+    application = create_app(make_settings(fresh_database_url, test_services.redis_url))
     async with application.router.lifespan_context(application), _client(application) as client:
         response = await client.get("/metrics", headers=SCRAPER)
     assert response.status_code == 401
@@ -338,11 +340,12 @@ def _client(application: FastAPI) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def without(
-    test_services: TestServices, request: pytest.FixtureRequest
+    test_services: TestServices, fresh_database_url: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with one store pointed at a port where nothing listens."""
+    """The API with one store pointed at a port where nothing listens (and, when PostgreSQL is
+    there, a database of its own: this app's requests commit)."""
     nowhere = free_port()
-    database_url, redis_url = test_services.database_url, test_services.redis_url
+    database_url, redis_url = fresh_database_url, test_services.redis_url
     if request.param == "postgresql":
         database_url = f"postgresql+asyncpg://orca:orca@127.0.0.1:{nowhere}/orca"
     else:

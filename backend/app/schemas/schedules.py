@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.enums import MissedRunPolicy, ScheduleRunStatus
@@ -45,7 +45,7 @@ class ScheduleCreate(BaseModel):
     timezone: TimeZoneName = Field(
         "UTC", description="IANA time zone the cron fields are read in (Europe/Berlin)."
     )
-    enabled: bool = True
+    enabled: StrictBool = True
     parameters: dict[str, ParameterValue] = Field(
         default_factory=dict,
         max_length=MAX_PARAMETERS,
@@ -53,7 +53,7 @@ class ScheduleCreate(BaseModel):
     )
     missed_policy: MissedRunPolicy = Field(MissedRunPolicy.skip, description=_POLICY_HELP)
     grace_seconds: Grace = 300
-    skip_if_running: bool = Field(
+    skip_if_running: StrictBool = Field(
         True, description="Skip a due time while the job this schedule launched last still runs."
     )
 
@@ -71,14 +71,14 @@ class ScheduleUpdate(BaseModel):
     template: Reference | SkipJsonSchema[None] = None
     cron: CronText | SkipJsonSchema[None] = None
     timezone: TimeZoneName | SkipJsonSchema[None] = None
-    enabled: bool | SkipJsonSchema[None] = None
+    enabled: StrictBool | SkipJsonSchema[None] = None
     parameters: (
         Annotated[dict[str, ParameterValue], Field(max_length=MAX_PARAMETERS)]
         | SkipJsonSchema[None]
     ) = None
     missed_policy: MissedRunPolicy | SkipJsonSchema[None] = None
     grace_seconds: Grace | SkipJsonSchema[None] = None
-    skip_if_running: bool | SkipJsonSchema[None] = None
+    skip_if_running: StrictBool | SkipJsonSchema[None] = None
 
     @field_validator(
         "name",

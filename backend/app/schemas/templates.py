@@ -62,7 +62,9 @@ class Parameter(BaseModel):
     label: ShortText | None = Field(None, description="What a form calls it.")
     description: TemplateDescription | None = None
     type: ParameterType = ParameterType.string
-    required: bool = Field(True, description="A launch must give a value (or it has a default).")
+    required: StrictBool = Field(
+        True, description="A launch must give a value (or it has a default)."
+    )
     default: ParameterValue | None = Field(None, description="Used when a launch gives none.")
     choices: list[Choice] | None = Field(
         None, max_length=MAX_CHOICES, description="type choice: the values allowed."
