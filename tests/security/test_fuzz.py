@@ -38,7 +38,12 @@ CHECKS = ",".join(
 ENDING = "^/api/v1/auth/(logout|password)$|^/api/v1/users/\\{user_id\\}(/deactivate|/password)?$"
 
 
-def _fuzz(orca: OrcaUp, token: str, tmp_path: Path, *selection: str) -> None:
+# A viewer is refused most writes at the gate, so fewer examples reach as much of its code; the
+# admin's pass goes everywhere a request can.
+EXAMPLES = {"admin": 25, "viewer": 12}
+
+
+def _fuzz(orca: OrcaUp, token: str, tmp_path: Path, examples: int, *selection: str) -> None:
     command = [
         str(ST),
         "run",
@@ -48,7 +53,7 @@ def _fuzz(orca: OrcaUp, token: str, tmp_path: Path, *selection: str) -> None:
         "--checks",
         CHECKS,
         "--max-examples",
-        "25",
+        str(examples),
         "--seed",
         "20261123",
         "--generation-database",
@@ -80,5 +85,6 @@ def orca() -> Iterator[OrcaUp]:
 @pytest.mark.parametrize("role", ["viewer", "admin"])
 def test_every_operation(orca: OrcaUp, tmp_path: Path, role: str) -> None:
     password = orca.password if role == "admin" else VIEWER_PASSWORD
-    _fuzz(orca, orca.login(role, password), tmp_path, "--exclude-path-regex", ENDING)
-    _fuzz(orca, orca.login(role, password), tmp_path, "--include-path-regex", ENDING)
+    examples = EXAMPLES[role]
+    _fuzz(orca, orca.login(role, password), tmp_path, examples, "--exclude-path-regex", ENDING)
+    _fuzz(orca, orca.login(role, password), tmp_path, examples, "--include-path-regex", ENDING)
